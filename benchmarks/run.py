@@ -1,0 +1,206 @@
+"""Run the whole feature-store benchmark with one command and print the results.
+
+    .venv/bin/python benchmarks/run.py            # full size: 1M entity rows, 3M snapshots, 10M events
+    .venv/bin/python benchmarks/run.py --scale 0.01   # quick smoke run
+
+Steps, each skipped when already done:
+
+1. create ``benchmarks/.venv-feast`` from ``requirements-feast.txt`` (Feast
+   needs ``pandas<3``, so it gets its own virtual environment);
+2. generate the data set with ``data.py`` (``benchmarks/.data`` at full size,
+   ``benchmarks/.data/scale-<s>`` otherwise);
+3. run ``feast_bench.py`` in the Feast environment and ``skewless_bench.py``
+   in this one, each writing a JSON document with the same keys;
+4. print the comparison as Markdown tables and write them, with both JSON
+   documents, to ``benchmarks/results/feature_store-<date>[-scale<s>].json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import venv
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from data import DEFAULT_DATA_DIR, generate, is_generated, row_counts
+
+HERE = Path(__file__).resolve().parent
+FEAST_VENV = HERE / ".venv-feast"
+FEAST_PYTHON = FEAST_VENV / "bin" / "python"
+FEAST_REQUIREMENTS = HERE / "requirements-feast.txt"
+FEAST_VERSION = "0.67.0"
+RESULTS_DIR = HERE / "results"
+SIDES = {  # side -> (bench script, interpreter)
+    "feast": (HERE / "feast_bench.py", FEAST_PYTHON),
+    "skewless": (HERE / "skewless_bench.py", Path(sys.executable)),
+}
+
+Doc = dict[str, Any]
+
+
+def ensure_feast_venv() -> None:
+    """Create the Feast virtual environment unless it already has the pinned Feast."""
+    if FEAST_PYTHON.exists():
+        probe = [str(FEAST_PYTHON), "-c", "import importlib.metadata as m; print(m.version('feast'))"]
+        installed = subprocess.run(probe, capture_output=True, text=True, check=False).stdout.strip()
+        if installed == FEAST_VERSION:
+            return
+    print(f"creating {FEAST_VENV} with feast {FEAST_VERSION}", flush=True)
+    venv.create(FEAST_VENV, clear=True, with_pip=True)
+    install = [str(FEAST_PYTHON), "-m", "pip", "install", "--quiet", "-r", str(FEAST_REQUIREMENTS)]
+    subprocess.run(install, check=True)
+
+
+def data_dir_for(scale: float) -> Path:
+    """Default data folder for a scale: ``.data`` at full size, a sub-folder otherwise."""
+    return DEFAULT_DATA_DIR if scale == 1 else DEFAULT_DATA_DIR / f"scale-{scale:g}"
+
+
+def run_side(side: str, data_dir: Path, out: Path) -> Doc:
+    """Run one side's bench script in its interpreter and load its JSON results."""
+    script, python = SIDES[side]
+    subprocess.run([str(python), str(script), "--data", str(data_dir), "--out", str(out)], check=True)
+    result: Doc = json.loads(out.read_text())
+    return result
+
+
+def _get(doc: Doc, *path: str) -> Any:
+    """Follow ``path`` into nested dicts; ``None`` when any step is missing."""
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _fmt(value: Any) -> str:
+    """Format a table cell: thousands separators, 3 significant decimals, ``-`` for missing."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value < 1 else f"{value:.2f}"
+
+
+def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
+    """Render one Markdown table with a ``###`` title."""
+    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(doc: Doc) -> str:
+    """Render the comparison tables (Markdown) of a results document."""
+    rows, sides = doc["rows"], doc["results"]
+    tables = [
+        _table(
+            "Startup (median of 5 fresh processes)",
+            ["tool", "import s", "import + open store s"],
+            [[s["tool"], s.get("import_s"), s.get("cold_start_s")] for s in sides.values()],
+        )
+    ]
+    for key, title in (
+        ("historical_fields", f"Historical retrieval: {rows['entities']:,} entity rows x "
+         f"{rows['snapshots']:,} snapshot rows, 10 features"),
+        ("historical_aggregations", f"Historical aggregations: {rows['entities']:,} entity rows x "
+         f"{rows['events']:,} events, 9 window aggregations"),
+    ):
+        body = [
+            [s["tool"], store, r.get("seconds"), r.get("peak_mb"), r.get("rows"), r.get("rows_with_values")]
+            for s in sides.values()
+            for store, r in (s.get(key) or {}).items()
+        ]
+        if body:
+            header = ["tool", "offline store", "seconds", "peak MB", "rows returned", "rows with values"]
+            tables.append(_table(title, header, body))
+    tables.append(
+        _table(
+            f"Materialization: {rows['snapshots']:,} snapshot rows into the online store",
+            ["tool", "online store", "seconds", "source rows/s", "peak MB"],
+            [
+                [s["tool"], store, r.get("seconds"), r.get("rows_per_s"), r.get("peak_mb")]
+                for s in sides.values()
+                for store, r in (s.get("materialize") or {}).items()
+            ],
+        )
+    )
+    tables.append(
+        _table(
+            "Online reads: get_online_features, 10 features, one process",
+            ["tool", "online store", "entities per call", "p50 ms", "p99 ms", "calls", "hit rate"],
+            [
+                [s["tool"], store, batch, r.get("p50_ms"), r.get("p99_ms"), r.get("calls"), r.get("hit_rate")]
+                for s in sides.values()
+                for store, batches in (s.get("online") or {}).items()
+                for batch, r in batches.items()
+            ],
+        )
+    )
+    check = _get(sides, "skewless", "cross_check")
+    if check:
+        tables.append(
+            _table(
+                f"Cross-check: skewless vs {check['reference']} (floats equal to 1e-9)",
+                ["rows compared", "cells compared", "mismatching cells", "rows missing"],
+                [[check["rows_compared"], check["cells_compared"], check["mismatching_cells"], check["rows_missing"]]],
+            )
+        )
+    return "\n\n".join(tables)
+
+
+def machine() -> Doc:
+    """Describe the machine the benchmark ran on."""
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory_gib, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description="Feature-store benchmark: skewless vs Feast.")
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink every row count (default 1.0)")
+    parser.add_argument("--data", type=Path, help="data folder (default: benchmarks/.data[/scale-<s>])")
+    parser.add_argument("--only", choices=sorted(SIDES), help="run one side only")
+    args = parser.parse_args()
+    data_dir = (args.data or data_dir_for(args.scale)).resolve()
+    sides = [args.only] if args.only else list(SIDES)
+
+    if "feast" in sides:
+        ensure_feast_venv()
+    if not is_generated(data_dir, args.scale):
+        print(f"generating data (scale {args.scale:g}) into {data_dir}", flush=True)
+        generate(data_dir, args.scale)
+
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        results = {side: run_side(side, data_dir, Path(tmp) / f"{side}.json") for side in sides}
+    doc = {
+        "benchmark": "feature_store",
+        "date": started.isoformat(timespec="seconds"),
+        "scale": args.scale,
+        "rows": row_counts(args.scale),
+        "machine": machine(),
+        "results": results,
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    suffix = "" if args.scale == 1 else f"-scale{args.scale:g}"
+    out = RESULTS_DIR / f"feature_store-{started:%Y-%m-%d}{suffix}.json"
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print("\n" + render(doc) + f"\n\nresults written to {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""skewless: production ML without training–serving skew.
+
+A feature is defined once, in Python, and that one definition builds point-in-time-correct
+training data, serves the latest values online, and describes "normal" for monitoring.
+"""
+
+from skewless._store import FeatureStore
+from skewless.errors import SkewlessError
+from skewless.features import (
+    Aggregation,
+    Entity,
+    FeatureService,
+    FeatureView,
+    Field,
+    OnDemandFeatureView,
+    Source,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Aggregation",
+    "Entity",
+    "FeatureService",
+    "FeatureStore",
+    "FeatureView",
+    "Field",
+    "OnDemandFeatureView",
+    "SkewlessError",
+    "Source",
+    "__version__",
+]

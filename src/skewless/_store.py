@@ -1,0 +1,306 @@
+"""``FeatureStore``: one project's definitions, offline history and online values."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skewless._time import to_utc, utc_now
+from skewless.config import ProjectConfig, find_project, load_config
+from skewless.errors import DefinitionError
+from skewless.features._catalogue import Catalogue
+from skewless.features._definitions import (
+    DEFINITION_KINDS,
+    Definition,
+    FeatureView,
+    OnDemandFeatureView,
+)
+
+if TYPE_CHECKING:
+    from skewless._historical import HistoricalResult
+    from skewless._materialize import MaterializationReport
+    from skewless._online_features import OnlineReadPlan, OnlineResult
+    from skewless.metadata import DefinitionChange, MetadataBackend
+    from skewless.offline import OfflineEngine
+    from skewless.online import OnlineStore
+
+__all__ = ["FeatureStore"]
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``(view, done, total)``, called as materialization proceeds."""
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class FeatureStore:
+    """A skewless project: where features are defined, retrieved and served.
+
+    ``project`` is the project folder (or its ``skewless.yaml``); when omitted it is
+    ``$SKEWLESS_PROJECT``, else the current folder or the nearest parent holding a
+    ``skewless.yaml``. Connections open on first use, so opening a store is cheap.
+    """
+
+    def __init__(self, project: str | os.PathLike[str] | None = None) -> None:
+        self.path: Path = find_project(project)
+        self.config: ProjectConfig = load_config(self.path)
+        self._metadata: MetadataBackend | None = None
+        self._offline: OfflineEngine | None = None
+        self._online: OnlineStore | None = None
+        self._catalogue: Catalogue | None = None
+        self._functions: dict[tuple[str, str], Callable[..., Any]] = {}
+        self._read_plans: dict[tuple[tuple[str, ...] | None, bool], OnlineReadPlan] = {}
+
+    # -- backends, created on first use -------------------------------------------------------
+
+    def _resolve(self, relative: str) -> Path:
+        path = Path(relative).expanduser()
+        return path if path.is_absolute() else self.path / path
+
+    @property
+    def metadata(self) -> MetadataBackend:
+        if self._metadata is None:
+            from skewless.metadata import SqlMetadataBackend
+
+            settings = self.config.metadata
+            self._metadata = SqlMetadataBackend(settings.url, self.config.project,
+                                                schema=settings.db_schema, base_dir=self.path)
+        return self._metadata
+
+    @property
+    def offline(self) -> OfflineEngine:
+        if self._offline is None:
+            from skewless.offline import DuckDBEngine
+
+            settings = self.config.offline_engine
+            temp = self._resolve(settings.temp_directory)
+            temp.mkdir(parents=True, exist_ok=True)
+            self._offline = DuckDBEngine(self.path, memory_limit=settings.memory_limit,
+                                         threads=settings.threads, temp_directory=temp)
+        return self._offline
+
+    @property
+    def online(self) -> OnlineStore:
+        if self._online is None:
+            settings = self.config.online_store
+            if settings.type == "redis":
+                from skewless.online import RedisOnlineStore
+
+                self._online = RedisOnlineStore(
+                    settings.url, settings.key_prefix or self.config.project,
+                    socket_timeout=settings.socket_timeout)
+            else:
+                from skewless.online import SQLiteOnlineStore
+
+                self._online = SQLiteOnlineStore(self._resolve(settings.path))
+        return self._online
+
+    def close(self) -> None:
+        """Close every connection the store opened."""
+        for backend in (self._online, self._offline, self._metadata):
+            if backend is not None:
+                backend.close()
+        self._online = self._offline = self._metadata = None
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- definitions --------------------------------------------------------------------------
+
+    def load_definitions(self) -> list[Definition]:
+        """Import the project's definitions module (``definitions:`` in skewless.yaml)."""
+        from skewless.features._repo import load_definitions
+
+        return load_definitions(self._resolve(self.config.definitions))
+
+    def apply(self, objects: Iterable[Definition] | None = None) -> list[DefinitionChange]:
+        """Validate definitions against their sources and record them with content hashes.
+
+        ``objects`` defaults to everything in the definitions module. Definitions already
+        applied and not passed stay as they are. Unchanged definitions are a no-op; a changed
+        one is recorded under its new hash (the old version stays in the history) and its stale
+        online values are dropped until it is materialized again.
+        """
+        from skewless.features._validation import validate_sources
+
+        objects = list(self.load_definitions() if objects is None else objects)
+        applied = self.catalogue
+        merged: dict[tuple[str, str], Any] = {(d.kind, d.name): d for d in applied.definitions()}
+        new = Catalogue.collect(objects)
+        merged.update({(d.kind, d.name): d for d in new.definitions()})
+        candidate = Catalogue.build(merged.values())  # references may point at applied ones
+        changed_views = Catalogue(views={name: view for name, view in new.views.items()
+                                         if name not in applied.views
+                                         or applied.views[name].definition_hash
+                                         != view.definition_hash})
+        validate_sources(changed_views, self.offline.source_columns)
+        changes = self.metadata.apply_definitions(
+            [(d.kind, d.name, d.definition_hash, d.spec()) for d in new.definitions()], _actor())
+        for odfv in candidate.on_demand.values():
+            if odfv.function is not None:
+                self._functions[(odfv.name, odfv.definition_hash)] = odfv.function
+        for name in changed_views.views:
+            if name in applied.views:
+                from skewless._online_features import namespaces
+
+                for namespace in namespaces(applied.views[name]):
+                    self.online.drop_namespace(namespace)
+        self._catalogue = None
+        self._read_plans.clear()
+        return changes
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The applied definitions (read from the metadata database once, then cached)."""
+        if self._catalogue is None:
+            definitions = []
+            for record in self.metadata.current_definitions():
+                definition = DEFINITION_KINDS[record.kind].from_spec(record.spec)
+                if isinstance(definition, OnDemandFeatureView):
+                    definition = self._bind(definition, record.definition_hash)
+                definitions.append(definition)
+            self._catalogue = Catalogue.build(definitions)
+        return self._catalogue
+
+    def _bind(self, odfv: OnDemandFeatureView, digest: str) -> OnDemandFeatureView:
+        """Attach the function of an applied on-demand view: from this process's ``apply``, or
+        from the definitions module when its code is the applied code."""
+        function = self._functions.get((odfv.name, digest))
+        if function is None:
+            try:
+                module_views = [d for d in self.load_definitions()
+                                if isinstance(d, OnDemandFeatureView) and d.name == odfv.name]
+            except DefinitionError:
+                module_views = []
+            for candidate in module_views:
+                if candidate.definition_hash == digest:
+                    function = candidate.function
+            if function is None:
+                return odfv  # run_on_demand explains how to fix it if the view is used
+            self._functions[(odfv.name, digest)] = function
+        return OnDemandFeatureView(odfv.name, odfv.inputs, odfv.request_fields, function,
+                                   odfv.outputs, odfv.description, odfv.tags)
+
+    # -- retrieval ----------------------------------------------------------------------------
+
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: Any,
+        *,
+        full_names: bool = False,
+        as_of_created: bool = True,
+        timestamp_column: str = "event_timestamp",
+    ) -> HistoricalResult:
+        """Point-in-time-correct features for every row of ``entity_df``.
+
+        ``entity_df`` (pandas or Arrow) holds the entity keys and a UTC-aware
+        ``timestamp_column``; its rows come back in order, duplicates kept, unmatched rows with
+        nulls. ``features`` are ``"view:feature"`` strings, views or a service.
+        ``as_of_created=False`` uses Feast's rule (created time only breaks ties).
+        """
+        from skewless._historical import get_historical_features
+
+        return get_historical_features(
+            self.offline, self.catalogue.resolve(features), entity_df, full_names=full_names,
+            as_of_created=as_of_created, timestamp_column=timestamp_column)
+
+    def get_online_features(
+        self,
+        features: Any,
+        entity_rows: Sequence[Mapping[str, Any]],
+        now: datetime | None = None,
+        *,
+        full_names: bool = False,
+    ) -> OnlineResult:
+        """The latest materialized values for each entity row, with statuses and event times.
+
+        ``entity_rows`` are mappings of entity keys (and request fields of on-demand views).
+        ``now`` is the read's time for the ttl check; the current time when omitted.
+        """
+        from skewless._online_features import OnlineReadPlan, read_online
+
+        if isinstance(features, str):
+            key: tuple[str, ...] | None = (features,)
+        elif isinstance(features, list | tuple) and all(isinstance(f, str) for f in features):
+            key = tuple(features)
+        else:
+            key = None
+        plan = self._read_plans.get((key, full_names)) if key else None
+        if plan is None:
+            plan = OnlineReadPlan.build(self.catalogue.resolve(features), full_names)
+            if key:
+                self._read_plans[(key, full_names)] = plan
+        when = utc_now() if now is None else to_utc(now, "now")
+        return read_online(self.online, plan, entity_rows, when)
+
+    # -- materialization ----------------------------------------------------------------------
+
+    def _online_views(self, views: Sequence[str] | None) -> list[FeatureView]:
+        catalogue = self.catalogue
+        if views is None:
+            return [v for v in catalogue.views.values() if v.online]
+        unknown = [name for name in views if name not in catalogue.views]
+        if unknown:
+            raise DefinitionError(f"no feature view named {', '.join(map(repr, unknown))} was "
+                                  f"applied; applied views: {', '.join(catalogue.views)}")
+        return [catalogue.views[name] for name in views]
+
+    def materialize(self, start: datetime | None, end: datetime, *,
+                    views: Sequence[str] | None = None,
+                    progress: ProgressCallback | bool = True) -> list[MaterializationReport]:
+        """Write the latest values as of ``end`` of every key with a row that became visible
+        in ``[start, end]`` (``start=None``: all history) to the online store.
+
+        Writes are conditional on event time, so re-running, or running an older interval after
+        a newer one, never replaces newer values. Aggregations are recomputed as of ``end``
+        for every key, since events leave their windows as time passes.
+        """
+        start_utc = None if start is None else to_utc(start, "start")
+        end_utc = to_utc(end, "end")
+        if start_utc is not None and start_utc > end_utc:
+            raise DefinitionError(f"materialize: start {start_utc} is after end {end_utc}")
+        return self._materialize([(v, start_utc) for v in self._online_views(views)], end_utc,
+                                 progress)
+
+    def materialize_incremental(self, end: datetime, *, views: Sequence[str] | None = None,
+                                progress: ProgressCallback | bool = True
+                                ) -> list[MaterializationReport]:
+        """Materialize each view from its high-water mark (the previous run's ``end``) to
+        ``end``, then move the mark. A view already at or past ``end`` is skipped, so re-running
+        is a no-op, and an interrupted run can simply be run again."""
+        from skewless._online_features import namespaces
+
+        end_utc = to_utc(end, "end")
+        plan = []
+        for view in self._online_views(views):
+            mark = self.metadata.high_water_mark(namespaces(view)[0])
+            if mark is None or mark < end_utc:
+                plan.append((view, mark))
+        return self._materialize(plan, end_utc, progress)
+
+    def _materialize(self, plan: list[tuple[FeatureView, datetime | None]], end: datetime,
+                     progress: ProgressCallback | bool) -> list[MaterializationReport]:
+        from skewless._materialize import materialize_view
+        from skewless._online_features import namespaces
+        from skewless._progress import progress_reporter
+
+        reports = []
+        with progress_reporter(progress) as report:
+            for view, start in plan:
+                reports.append(materialize_view(
+                    self.offline, self.online, view, start, end,
+                    lambda done, total, name=view.name: report(name, done, total)))
+                self.metadata.set_high_water_mark(namespaces(view)[0], end, _actor())
+        return reports

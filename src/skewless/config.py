@@ -1,0 +1,175 @@
+"""Project configuration: ``skewless.yaml`` → typed settings, with environment overrides.
+
+Any key can be overridden from the environment as ``SKEWLESS_<SECTION>__<KEY>``, e.g.
+``SKEWLESS_ONLINE_STORE__TYPE=redis`` and ``SKEWLESS_ONLINE_STORE__URL=redis://host:6379/0``.
+Overriding a section's ``type`` with a different value replaces the whole section, so the
+other backend's keys from the file do not leak into it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field as PydanticField
+
+from skewless.errors import ConfigError, ProjectNotFoundError
+
+__all__ = [
+    "CONFIG_FILE",
+    "DuckDBEngineConfig",
+    "MetadataConfig",
+    "ProjectConfig",
+    "RedisOnlineConfig",
+    "SQLiteOnlineConfig",
+    "find_project",
+    "load_config",
+]
+
+CONFIG_FILE = "skewless.yaml"
+PROJECT_ENV = "SKEWLESS_PROJECT"
+_NOT_OVERRIDES = {PROJECT_ENV, "SKEWLESS_REQUIRE_SERVICES"}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DuckDBEngineConfig(_Section):
+    """The embedded offline engine. ``memory_limit`` bounds DuckDB; beyond it, it spills to disk."""
+
+    type: Literal["duckdb"] = "duckdb"
+    memory_limit: str = "2GB"
+    threads: int | None = None
+    temp_directory: str = ".skewless/duckdb"
+
+
+class SQLiteOnlineConfig(_Section):
+    """The embedded online store: one SQLite file."""
+
+    type: Literal["sqlite"] = "sqlite"
+    path: str = "data/online.sqlite"
+
+
+class RedisOnlineConfig(_Section):
+    """Redis as the online store; keys start with ``key_prefix`` (the project name by default)."""
+
+    type: Literal["redis"]
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str | None = None
+    socket_timeout: float = 5.0
+
+
+class MetadataConfig(_Section):
+    """The metadata database: a SQLAlchemy URL (SQLite file by default, or PostgreSQL).
+
+    ``schema`` puts every table in that PostgreSQL schema (created when missing).
+    """
+
+    url: str = "sqlite:///data/metadata.sqlite"
+    db_schema: str | None = PydanticField(default=None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+OnlineConfig = Annotated[SQLiteOnlineConfig | RedisOnlineConfig,
+                         PydanticField(discriminator="type")]
+
+
+class ProjectConfig(_Section):
+    """Everything ``skewless.yaml`` holds. Relative paths are relative to the project folder."""
+
+    project: str = PydanticField(pattern=r"^[A-Za-z0-9_\-]+$")
+    definitions: str = "features.py"
+    offline_engine: DuckDBEngineConfig = DuckDBEngineConfig()
+    online_store: OnlineConfig = SQLiteOnlineConfig()
+    metadata: MetadataConfig = MetadataConfig()
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"]
+                        if part not in ("sqlite", "redis", "duckdb"))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent: Any = ProjectConfig
+        section = error["loc"][0] if len(error["loc"]) > 1 else None
+        if section == "online_store":
+            parent = (RedisOnlineConfig if raw.get("online_store", {}).get("type") == "redis"
+                      else SQLiteOnlineConfig)
+        elif section is not None:
+            parent = ProjectConfig.model_fields[str(section)].annotation
+        accepted = sorted((f.alias or name) for name, f in parent.model_fields.items())
+        return f"{location}: unknown key; accepted keys: {', '.join(accepted)}"
+    if kind == "union_tag_invalid":
+        return (f"{location}.type: got {error['ctx']['tag']!r}; accepted values: "
+                f"{error['ctx']['expected_tags']}")
+    if kind == "union_tag_not_found":
+        return f"{location}.type: missing; accepted values: 'sqlite', 'redis'"
+    if kind == "literal_error":
+        return f"{location}: got {error['input']!r}; accepted values: {error['ctx']['expected']}"
+    return f"{location}: {error['msg']} (got {error.get('input')!r})"
+
+
+def _environment_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for name, value in sorted(environ.items()):
+        if not name.startswith("SKEWLESS_") or name in _NOT_OVERRIDES:
+            continue
+        path = name.removeprefix("SKEWLESS_").lower().split("__")
+        if len(path) == 1:
+            merged[path[0]] = value
+            continue
+        if len(path) != 2:
+            raise ConfigError(f"environment variable {name}: use SKEWLESS_<SECTION>__<KEY>")
+        section, key = path
+        current = merged.get(section)
+        if not isinstance(current, dict) or (key == "type" and current.get("type") != value):
+            current = {}
+        merged[section] = {**current, key: yaml.safe_load(value)}
+    return merged
+
+
+def load_config(project_dir: Path, environ: dict[str, str] | None = None) -> ProjectConfig:
+    """Read and validate ``skewless.yaml`` in ``project_dir``, applying environment overrides."""
+    path = project_dir / CONFIG_FILE
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ProjectNotFoundError(
+            f"{path} does not exist; create a project with `skewless init {project_dir}`"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a mapping of keys to values")
+    raw = _environment_overrides(raw, dict(os.environ if environ is None else environ))
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(e, raw) for e in exc.errors())
+        raise ConfigError(f"{path} is invalid:\n  {problems}") from exc
+
+
+def find_project(path: str | os.PathLike[str] | None = None) -> Path:
+    """The project folder: ``path`` if given, else ``$SKEWLESS_PROJECT``, else the current
+    folder or its nearest parent holding ``skewless.yaml``."""
+    if path is not None or os.environ.get(PROJECT_ENV):
+        given = Path(path if path is not None else os.environ[PROJECT_ENV]).expanduser()
+        folder = given.parent if given.name == CONFIG_FILE else given
+        if not (folder / CONFIG_FILE).is_file():
+            source = "" if path is not None else f" (from ${PROJECT_ENV})"
+            raise ProjectNotFoundError(
+                f"no {CONFIG_FILE} in {folder}{source}; create one with `skewless init {folder}`"
+            )
+        return folder.resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ProjectNotFoundError(
+        f"no {CONFIG_FILE} in {here} or its parents; pass --project PATH, set "
+        f"${PROJECT_ENV}, or create a project with `skewless init PATH`"
+    )

@@ -1,0 +1,126 @@
+"""Running on-demand views: one conversion and one call, offline and online alike.
+
+Offline, the inputs are whole Arrow columns of the training frame; online, they are the few
+values of a request, turned into Arrow arrays first. Both then go through the same
+:func:`run_on_demand`, which is why the two paths cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from skewless.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from skewless.features._definitions import Field, OnDemandFeatureView
+
+__all__ = ["ARROW_TYPES", "infer_outputs", "run_on_demand", "to_numpy"]
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def to_numpy(column: pa.Array | pa.ChunkedArray, dtype: str) -> np.ndarray:
+    """The NumPy form an on-demand function receives for a column of the given dtype."""
+    if dtype in ("int64", "float64"):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if dtype == "timestamp":
+        return column.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+    return np.array(column.to_pylist(), dtype=object)
+
+
+def _to_arrow(values: Any, out: Field, rows: int, view: str) -> pa.Array:
+    array = np.asarray(values)
+    if array.ndim == 0:
+        array = np.full(rows, array)
+    if len(array) != rows:
+        raise DefinitionError(
+            f"on-demand view {view!r}: output {out.name!r} has {len(array)} values "
+            f"for {rows} rows; return one value per row"
+        )
+    try:
+        if array.dtype.kind == "M":
+            return pa.array(array.astype("datetime64[us]"), from_pandas=True).cast(
+                ARROW_TYPES[out.dtype]
+            )
+        return pa.array(array, from_pandas=True).cast(ARROW_TYPES[out.dtype])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise DefinitionError(
+            f"on-demand view {view!r}: output {out.name!r} cannot be read as {out.dtype} "
+            f"({exc}); fix the function or the declared output dtype"
+        ) from exc
+
+
+def run_on_demand(
+    view: OnDemandFeatureView,
+    inputs: Mapping[str, tuple[pa.Array | pa.ChunkedArray, str]],
+    rows: int,
+) -> dict[str, pa.Array]:
+    """Call the view's function on ``inputs`` (name → (column, dtype)) and type its outputs."""
+    if view.function is None:
+        raise DefinitionError(
+            f"on-demand view {view.name!r} has no function loaded; run `skewless apply` "
+            "or pass the view to store.apply() in this process"
+        )
+    columns = {name: to_numpy(column, dtype) for name, (column, dtype) in inputs.items()}
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result = view.function(columns)
+    except Exception as exc:
+        raise DefinitionError(f"on-demand view {view.name!r} raised {exc!r}") from exc
+    if not hasattr(result, "__getitem__"):
+        raise DefinitionError(
+            f"on-demand view {view.name!r} returned {type(result).__name__}; "
+            "return a dict (or DataFrame) of output columns"
+        )
+    outputs: dict[str, pa.Array] = {}
+    for out in view.features:
+        try:
+            values = result[out.name]
+        except (KeyError, IndexError) as exc:
+            raise DefinitionError(
+                f"on-demand view {view.name!r} did not return its output {out.name!r}"
+            ) from exc
+        outputs[out.name] = _to_arrow(values, out, rows, view.name)
+    return outputs
+
+
+_SAMPLES: dict[str, Any] = {"int64": 1, "float64": 1.0, "string": "a", "bool": True,
+                            "timestamp": np.datetime64("2024-01-01T00:00:00", "us")}
+_KINDS = {"f": "float64", "i": "int64", "u": "int64", "b": "bool", "M": "timestamp",
+          "O": "string", "U": "string"}
+
+
+def infer_outputs(view: OnDemandFeatureView) -> list[Field]:
+    """Learn output names and dtypes by calling the function on a one-row sample."""
+    from skewless.features._definitions import Field
+    from skewless.features._references import FeatureRef
+
+    columns: dict[str, np.ndarray] = {}
+    for ref in map(FeatureRef.parse, view.inputs):
+        columns[ref.feature] = columns[ref.full_name] = np.array([1.0])
+    for request in view.request_fields:
+        sample = _SAMPLES[request.dtype]
+        columns[request.name] = np.array([sample], dtype=object if request.dtype in
+                                         ("string", "bool") else None)
+    assert view.function is not None
+    try:
+        with np.errstate(all="ignore"):
+            result = view.function(columns)
+        names = list(result.keys())
+    except Exception as exc:
+        raise DefinitionError(
+            f"on-demand view {view.name!r}: could not learn its outputs from a sample call "
+            f"({exc!r}); declare them with outputs=[Field(...), ...]"
+        ) from exc
+    return [Field(str(name), _KINDS.get(np.asarray(result[name]).dtype.kind, "float64"))  # type: ignore[arg-type]
+            for name in names]

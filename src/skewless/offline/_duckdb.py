@@ -1,0 +1,273 @@
+"""The embedded offline engine: DuckDB over Parquet/CSV, out of core.
+
+Plain fields are joined with an ASOF join. Without a created column, or with
+``as_of_created=False``, the candidate rows are the source rows themselves (ties on event time
+broken by the latest created time). With a created column and ``as_of_created=True`` a row is
+visible only from ``max(event_ts, created_ts)`` on, and "the latest visible row" is not
+monotone in the event time, so each row carries the best row among everything visible by its own
+visibility time (a running arg-max over visibility order); the ASOF join then looks up that state.
+
+Windowed aggregations are a range join of entity rows onto events of the largest window, with
+one filtered aggregate per (function, window).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from skewless.errors import (
+    ConfigError,
+    OfflineEngineError,
+    SourceError,
+    SourceSchemaError,
+    TimestampError,
+)
+from skewless.features import FeatureView, Source
+from skewless.features._on_demand import ARROW_TYPES
+from skewless.offline._engine import (
+    ROW,
+    TIME,
+    OfflineEngine,
+    ViewQuery,
+    feature_column,
+    timestamp_column,
+)
+
+__all__ = ["DuckDBEngine"]
+
+_SQL_TYPES = {"int64": "BIGINT", "float64": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN",
+              "timestamp": "TIMESTAMPTZ"}
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
+             "UBIGINT", "HUGEINT"}
+_FLOATS = {"FLOAT", "DOUBLE", "REAL"}
+_NAIVE_TIMES = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATETIME"}
+_AGGREGATES = {"count": "count({x})", "sum": "sum({x})", "mean": "avg({x})", "min": "min({x})",
+               "max": "max({x})", "std": "stddev_samp({x})",
+               "last": "arg_max({x}, struct_pack(__ts, __cr))"}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _dtype(duck_type: str) -> str:
+    upper = duck_type.upper()
+    if upper in _INTEGERS:
+        return "int64"
+    if upper in _FLOATS or upper.startswith("DECIMAL"):
+        return "float64"
+    if upper == "VARCHAR":
+        return "string"
+    if upper == "BOOLEAN":
+        return "bool"
+    if upper == "TIMESTAMP WITH TIME ZONE":
+        return "timestamp"
+    if upper in _NAIVE_TIMES:
+        return "timestamp_naive"
+    return f"other:{duck_type}"
+
+
+def _interval(duration: timedelta) -> str:
+    return f"to_microseconds({duration // timedelta(microseconds=1)})"
+
+
+class DuckDBEngine(OfflineEngine):
+    """Runs point-in-time retrieval in an embedded DuckDB that spills to ``temp_directory``.
+
+    ``base_dir`` resolves relative source paths; ``memory_limit`` and ``threads`` bound DuckDB.
+    """
+
+    def __init__(self, base_dir: Path, *, memory_limit: str = "2GB", threads: int | None = None,
+                 temp_directory: Path | None = None) -> None:
+        self.base_dir = base_dir
+        config = {"memory_limit": memory_limit}
+        if threads:
+            config["threads"] = str(threads)
+        if temp_directory is not None:
+            config["temp_directory"] = str(temp_directory)
+        try:
+            self._connection = duckdb.connect(config=config)
+            self._connection.execute("SET TimeZone = 'UTC'")
+        except duckdb.Error as exc:
+            raise ConfigError(f"offline_engine settings rejected by DuckDB: {exc}") from exc
+        self._lock = threading.Lock()
+        self._columns: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def _scan(self, source: Source) -> str:
+        path = Path(source.path)
+        location = str(path if path.is_absolute() else self.base_dir / path)
+        if source.format == "parquet":
+            return f"read_parquet({_literal(location)}, union_by_name = true)"
+        return f"read_csv({_literal(location)}, header = true, union_by_name = true)"
+
+    def _run(self, sql: str, what: str, tables: dict[str, pa.Table] | None = None) -> pa.Table:
+        with self._lock:
+            cursor = self._connection.cursor()
+        try:
+            for name, table in (tables or {}).items():
+                cursor.register(name, table)
+            return cursor.sql(sql).to_arrow_table()
+        except duckdb.IOException as exc:
+            raise SourceError(f"{what}: cannot read the source ({exc}); check the path") from exc
+        except duckdb.Error as exc:
+            raise OfflineEngineError(f"{what} failed in DuckDB: {exc}") from exc
+        finally:
+            cursor.close()
+
+    def source_columns(self, source: Source) -> dict[str, str]:
+        key = tuple(str(v) for v in source.spec().values())
+        if key not in self._columns:
+            described = self._run(f"DESCRIBE SELECT * FROM {self._scan(source)}",
+                                  f"reading source {source.path!r}")
+            columns = dict(zip(described["column_name"].to_pylist(),
+                               map(_dtype, described["column_type"].to_pylist()), strict=True))
+            rows = self._run(f"SELECT count(*) AS n FROM {self._scan(source)}",
+                             f"counting rows of {source.path!r}")["n"][0].as_py()
+            if rows == 0:
+                raise SourceError(f"source {source.path!r} has no rows; point it at data")
+            self._columns[key] = columns
+        return self._columns[key]
+
+    def _time(self, source: Source, column: str) -> str:
+        dtype = self.source_columns(source).get(column)
+        if dtype == "timestamp":
+            return _quote(column)
+        if dtype == "timestamp_naive":
+            if source.timezone is None:
+                raise TimestampError(
+                    f"column {column!r} of source {source.path!r} holds times without a time "
+                    "zone; store them as UTC-aware timestamps, or declare their zone with "
+                    "Source(..., timezone='UTC')"
+                )
+            return f"timezone({_literal(source.timezone)}, {_quote(column)})"
+        raise SourceSchemaError(
+            f"column {column!r} of source {source.path!r} is {dtype or 'missing'}, "
+            "not a timestamp"
+        )
+
+    def _events(self, view: FeatureView, columns: list[tuple[str, str]]) -> str:
+        """The source projected to typed keys, ``__ts``, ``__cr`` and the given columns."""
+        source = view.source
+        ts = self._time(source, source.timestamp)
+        cr = f"coalesce({self._time(source, source.created)}, {ts})" if source.created else ts
+        select = [f"CAST({_quote(e.name)} AS {_SQL_TYPES[e.dtype]}) AS {_quote(e.name)}"
+                  for e in view.entities]
+        select += [f"{ts} AS __ts", f"{cr} AS __cr"]
+        for column, dtype in columns:
+            expression = (self._time(source, column) if dtype == "timestamp"
+                          else f"CAST({_quote(column)} AS {_SQL_TYPES[dtype]})")
+            select.append(f"{expression} AS {_quote(column)}")
+        return f"SELECT {', '.join(select)} FROM {self._scan(source)}"
+
+    def _fields_sql(self, query: ViewQuery, as_of_created: bool) -> str:
+        view = query.view
+        keys = ", ".join(map(_quote, view.join_keys))
+        fields = [(f.name, f.dtype) for f in view.fields if f.name in query.features]
+        events = self._events(view, fields)
+        packed = ", ".join(["__ts", *(_quote(f) for f, _ in fields)])
+        if view.source.created and as_of_created:
+            state = (
+                f"SELECT {keys}, greatest(__ts, __cr) AS __vis, "
+                f"arg_max(struct_pack({packed}), struct_pack(__ts, __cr)) OVER ("
+                f"PARTITION BY {keys} ORDER BY greatest(__ts, __cr) "
+                f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __best FROM ({events})"
+            )
+        elif view.source.created:
+            state = (f"SELECT {keys}, __ts AS __vis, arg_max(struct_pack({packed}), __cr) "
+                     f"AS __best FROM ({events}) GROUP BY {keys}, __ts")
+        else:
+            state = f"SELECT {keys}, __ts AS __vis, struct_pack({packed}) AS __best FROM ({events})"
+        on = " AND ".join(f"e.{_quote(k)} = s.{_quote(k)}" for k in view.join_keys)
+        fresh = "TRUE"
+        if query.apply_ttl and isinstance(view.ttl, timedelta):
+            fresh = f"s.__best.__ts >= e.{TIME} - {_interval(view.ttl)}"
+        outputs = [f"CASE WHEN {fresh} THEN s.__best.__ts END AS "
+                   f"{_quote(timestamp_column(view.name))}"]
+        outputs += [f"CASE WHEN {fresh} THEN s.__best.{_quote(f)} END AS "
+                    f"{_quote(feature_column(view.name, f))}" for f, _ in fields]
+        return (f"SELECT e.{ROW}, {', '.join(outputs)} FROM __entities e "
+                f"ASOF LEFT JOIN ({state}) s ON {on} AND e.{TIME} >= s.__vis")
+
+    def _aggregations_sql(self, query: ViewQuery, as_of_created: bool) -> str:
+        view = query.view
+        aggregations = [a for a in view.aggregations if a.name in query.features]
+        columns = list(dict.fromkeys(a.column for a in aggregations))
+        events = self._events(view, [(c, "float64") for c in columns])
+        widest = max(a.span for a in aggregations)
+        on = [f"e.{_quote(k)} = ev.{_quote(k)}" for k in view.join_keys]
+        on += [f"ev.__ts <= e.{TIME}", f"ev.__ts > e.{TIME} - {_interval(widest)}"]
+        if view.source.created and as_of_created:
+            on.append(f"ev.__cr <= e.{TIME}")
+        outputs = []
+        for aggregation in aggregations:
+            column = f"ev.{_quote(aggregation.column)}"
+            expression = _AGGREGATES[aggregation.function].format(x=column)
+            if aggregation.span != widest:
+                expression += f" FILTER (WHERE ev.__ts > e.{TIME} - {_interval(aggregation.span)})"
+            name = _quote(feature_column(view.name, aggregation.name))
+            outputs.append(f"{expression} AS {name}")
+        return (f"SELECT e.{ROW}, {', '.join(outputs)} FROM __entities e "
+                f"JOIN ({events}) ev ON {' AND '.join(on)} GROUP BY e.{ROW}")
+
+    def historical(self, entities: pa.Table, queries: list[ViewQuery],
+                   as_of_created: bool) -> pa.Table:
+        parts: list[tuple[str, list[str]]] = []
+        for query in queries:
+            view = query.view
+            if any(f.name in query.features for f in view.fields):
+                sql = self._fields_sql(query, as_of_created)
+                names = [timestamp_column(view.name)] + [
+                    feature_column(view.name, f.name) for f in view.fields
+                    if f.name in query.features]
+                parts.append((sql, names))
+            if any(a.name in query.features for a in view.aggregations):
+                sql = self._aggregations_sql(query, as_of_created)
+                names = [feature_column(view.name, a.name) for a in view.aggregations
+                         if a.name in query.features]
+                counts = {feature_column(view.name, a.name) for a in view.aggregations
+                          if a.function == "count"}
+                parts.append((sql, [f"coalesce({_quote(n)}, 0) AS {_quote(n)}" if n in counts
+                                    else n for n in names]))
+        ctes = ", ".join(f"p{i} AS ({sql})" for i, (sql, _) in enumerate(parts))
+        select = [f"e.{ROW}"]
+        joins = []
+        for i, (_, names) in enumerate(parts):
+            select += [n if " AS " in n else f"p{i}.{_quote(n)}" for n in names]
+            joins.append(f"LEFT JOIN p{i} ON p{i}.{ROW} = e.{ROW}")
+        sql = (f"WITH {ctes} SELECT {', '.join(select)} FROM __entities e {' '.join(joins)} "
+               f"ORDER BY e.{ROW}")
+        result = self._run(sql, "historical retrieval", {"__entities": entities})
+        return _with_utc(result)
+
+    def keys_to_materialize(self, view: FeatureView, start: datetime | None, end: datetime,
+                            as_of_created: bool) -> pa.Table:
+        keys = ", ".join(map(_quote, view.join_keys))
+        visible = "greatest(__ts, __cr)" if view.source.created and as_of_created else "__ts"
+        end_literal = f"TIMESTAMPTZ {_literal(end.isoformat())}"
+        where = [f"{visible} <= {end_literal}"]
+        if start is not None and not view.aggregations:
+            where.append(f"{visible} >= TIMESTAMPTZ {_literal(start.isoformat())}")
+        sql = (f"SELECT DISTINCT {keys} FROM ({self._events(view, [])}) "
+               f"WHERE {' AND '.join(where)} ORDER BY {keys}")
+        return self._run(sql, f"finding keys of {view.name!r} to materialize")
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _with_utc(table: pa.Table) -> pa.Table:
+    """DuckDB names its zone ``Etc/UTC``; skewless always says ``UTC``."""
+    utc = ARROW_TYPES["timestamp"]
+    fields = [pa.field(f.name, utc) if pa.types.is_timestamp(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+

@@ -1,0 +1,96 @@
+"""Redis as the online store: one string key per (namespace, entity), read with one MGET."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import redis
+
+from skewless.errors import OnlineStoreError, OnlineStoreUnavailableError
+from skewless.online._store import OnlineStore, Record
+
+__all__ = ["RedisOnlineStore"]
+
+# Values are "<version>:<payload>"; the script writes each one only over an older version.
+_CONDITIONAL_SET = """
+local written = 0
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[2 * i - 1])
+  local current = redis.call('GET', key)
+  local stored = current and tonumber(string.match(current, '^(-?%d+):'))
+  if not stored or stored <= version then
+    redis.call('SET', key, ARGV[2 * i - 1] .. ':' .. ARGV[2 * i])
+    written = written + 1
+  end
+end
+return written
+"""
+_BATCH = 1_000
+
+
+class RedisOnlineStore(OnlineStore):
+    """Online features in Redis under ``{key_prefix}:{namespace}:{entity_key}``."""
+
+    def __init__(self, url: str, key_prefix: str, *, socket_timeout: float = 5.0) -> None:
+        self.url = url
+        self.key_prefix = key_prefix
+        try:
+            self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout,
+                                                socket_connect_timeout=socket_timeout)
+        except ValueError as exc:
+            raise OnlineStoreUnavailableError(
+                f"online_store.url {url!r} is not a Redis URL ({exc}); "
+                "use e.g. redis://127.0.0.1:6379/0"
+            ) from exc
+        self._script = self._client.register_script(_CONDITIONAL_SET)
+
+    def _key(self, namespace: str, entity_key: str) -> str:
+        return f"{self.key_prefix}:{namespace}:{entity_key}"
+
+    def _fail(self, action: str, exc: redis.RedisError) -> OnlineStoreError:
+        if isinstance(exc, redis.ConnectionError | redis.TimeoutError):
+            return OnlineStoreUnavailableError(
+                f"cannot reach Redis at {self.url} while {action}: {exc}; check that it is "
+                "running and that online_store.url in skewless.yaml is right"
+            )
+        return OnlineStoreError(f"Redis at {self.url} failed while {action}: {exc}")
+
+    def write(self, namespace: str, records: Sequence[Record]) -> int:
+        written = 0
+        try:
+            for start in range(0, len(records), _BATCH):
+                batch = records[start:start + _BATCH]
+                args: list[bytes | int] = []
+                for _, version, payload in batch:
+                    args += [version, payload]
+                written += int(self._script(
+                    keys=[self._key(namespace, key) for key, _, _ in batch], args=args))
+        except redis.RedisError as exc:
+            raise self._fail("writing", exc) from exc
+        return written
+
+    def read(self, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        if not keys:
+            return []
+        try:
+            values = self._client.mget([self._key(n, k) for n, k in keys])
+        except redis.RedisError as exc:
+            raise self._fail("reading", exc) from exc
+        return [None if v is None else v[v.index(b":") + 1:] for v in values]
+
+    def drop_namespace(self, namespace: str) -> None:
+        pattern = self._key(namespace, "*").replace("[", "\\[")
+        try:
+            batch: list[bytes] = []
+            for key in self._client.scan_iter(match=pattern, count=1_000):
+                batch.append(key)
+                if len(batch) >= 1_000:
+                    self._client.unlink(*batch)
+                    batch = []
+            if batch:
+                self._client.unlink(*batch)
+        except redis.RedisError as exc:
+            raise self._fail("deleting", exc) from exc
+
+    def close(self) -> None:
+        self._client.close()
