@@ -88,7 +88,11 @@ def _snapshot_batches(rng: np.random.Generator, users: int) -> Iterator[pa.Recor
     """Yield one record batch per snapshot day, every user once per day."""
     user_ids = np.arange(users, dtype=np.int64)
     for day in range(SNAPSHOT_DAYS):
-        event_us = START_US + day * US_PER_DAY + rng.integers(0, 3600 * US_PER_SECOND, users, endpoint=True)
+        event_us = (
+            START_US
+            + day * US_PER_DAY
+            + rng.integers(0, 3600 * US_PER_SECOND, users, endpoint=True)
+        )
         created_us = event_us + rng.integers(0, 7200 * US_PER_SECOND, users, endpoint=True)
         columns = [pa.array(user_ids), _timestamps(event_us), _timestamps(created_us)]
         columns += [pa.array(rng.standard_normal(users)) for _ in FEATURES]
@@ -130,7 +134,11 @@ def is_generated(data_dir: Path, scale: float) -> bool:
     manifest = data_dir / MANIFEST
     if not manifest.exists():
         return False
-    return json.loads(manifest.read_text()) == {"seed": SEED, "scale": scale, "rows": row_counts(scale)}
+    return json.loads(manifest.read_text()) == {
+        "seed": SEED,
+        "scale": scale,
+        "rows": row_counts(scale),
+    }
 
 
 def generate(data_dir: Path, scale: float = 1.0) -> dict[str, int]:
@@ -149,8 +157,14 @@ def generate(data_dir: Path, scale: float = 1.0) -> dict[str, int]:
         ENTITY_SCHEMA,
         _entity_batches(rng, counts["entities"], counts["entity_user_ids"]),
     )
-    _write(data_dir / "events.parquet", EVENT_SCHEMA, _event_batches(rng, counts["events"], counts["users"]))
-    (data_dir / MANIFEST).write_text(json.dumps({"seed": SEED, "scale": scale, "rows": counts}, indent=2))
+    _write(
+        data_dir / "events.parquet",
+        EVENT_SCHEMA,
+        _event_batches(rng, counts["events"], counts["users"]),
+    )
+    (data_dir / MANIFEST).write_text(
+        json.dumps({"seed": SEED, "scale": scale, "rows": counts}, indent=2)
+    )
     return counts
 
 
@@ -158,7 +172,9 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", nargs="?", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--scale", type=float, default=1.0, help="shrink every row count (default 1.0)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="shrink every row count (default 1.0)"
+    )
     args = parser.parse_args()
     counts = generate(args.data_dir, args.scale)
     print(f"wrote {args.data_dir}: " + ", ".join(f"{k}={v:,}" for k, v in counts.items()))

@@ -3,21 +3,22 @@
 Runs inside ``benchmarks/.venv-feast`` (Feast pins ``pandas<3``, so it cannot
 share the project's environment)::
 
-    benchmarks/.venv-feast/bin/python benchmarks/feast_bench.py --data benchmarks/.data --out feast.json
+    benchmarks/.venv-feast/bin/python benchmarks/feast_bench.py \\
+        --data benchmarks/.data --out feast.json
 
 It builds Feast repositories in a temporary folder over the Parquet files of
 ``data.py`` - entity ``user_id``, feature view ``user_snapshots`` (``f0``..``f9``,
 ttl 2 days, ``created`` as the created-timestamp column) - and measures, each
 in a fresh child process (see ``harness.py``):
 
-* ``import feast`` and ``import feast`` + ``FeatureStore(repo)`` wall time,
+* ``import feast``, and ``import feast`` + ``FeatureStore(repo)``: wall time,
   median of 5 processes;
 * historical retrieval of every entity row x all snapshot rows, 10 features,
   with the file (Dask) and the DuckDB (ibis) offline stores: wall time, peak
   RSS, rows returned and rows that got feature values;
-* materialization of the whole snapshot window into the SQLite and the Redis
-  online stores (Redis database 14 only, flushed before and after);
-* ``get_online_features`` latency, 1 and 100 entities, p50/p99.
+* materialization of January 2024 into the SQLite and the Redis online stores
+  (Redis database 14 only, flushed before and after);
+* ``get_online_features(...).to_dict()`` latency, 1 and 100 entities, p50/p99.
 
 The DuckDB-store historical result is saved, in entity-row order, as
 ``feast_duckdb_historical.parquet`` in the data folder for the skewless side's
@@ -26,38 +27,38 @@ value cross-check.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 from harness import (
+    FEAST_HISTORICAL,
+    FEATURE_REFS,
     FEATURE_VIEW,
     FEATURES,
-    HISTORICAL_RESULT,
+    MATERIALIZE_END,
+    MATERIALIZE_START,
     REDIS_DB,
+    TTL_DAYS,
+    EntityRows,
     Params,
     Result,
     flush_benchmark_redis,
-    latency_summary,
-    median_of_runs,
+    measure_online,
+    median_seconds,
+    orchestrator_arguments,
     read_manifest,
     run_task,
     task_main,
+    timed_run,
 )
 
 SCRIPT = Path(__file__).resolve()
-FEATURE_REFS = [f"{FEATURE_VIEW}:{name}" for name in FEATURES]
-WINDOW_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
-WINDOW_END = datetime(2024, 2, 1, tzinfo=timezone.utc)
-ONLINE_CALLS = {1: (200, 2_000), 100: (50, 500)}  # entities per call: (warm-up calls, timed calls)
-ONLINE_SEED = 7
-
-# One Feast repository per configuration: (offline store, online store).
+# One Feast repository per configuration, named after what it measures: (offline, online store).
 # Materialization reads through Feast's default offline store, the file (Dask) one.
 REPOS = {
     "file": ("file", "sqlite"),
@@ -65,7 +66,7 @@ REPOS = {
     "sqlite": ("file", "sqlite"),
     "redis": ("file", "redis"),
 }
-MATERIALIZE_OFFLINE_STORE = REPOS["sqlite"][0]
+VERSIONS_OF = ("feast", "duckdb", "ibis-framework", "dask", "pandas", "pyarrow")
 
 
 def _feature_store_yaml(repo: Path, offline: str, online: str) -> str:
@@ -93,7 +94,7 @@ def task_setup(params: Params) -> Result:
     snapshots = FeatureView(
         name=FEATURE_VIEW,
         entities=[user],
-        ttl=timedelta(days=2),
+        ttl=timedelta(days=TTL_DAYS),
         schema=[Field(name=name, dtype=Float64) for name in FEATURES],
         source=FileSource(
             name="snapshots",
@@ -132,7 +133,8 @@ def task_historical(params: Params) -> Result:
     """Point-in-time join of every entity row; optionally save the result.
 
     An ``entity_row`` column (the row's position in ``entities.parquet``) is
-    passed through Feast so the result can be put back in entity-row order.
+    passed through Feast, whose DuckDB store does not keep the entity rows'
+    order, so that the saved result can be put back in entity-row order.
     """
     import numpy as np
     import pandas as pd
@@ -150,7 +152,8 @@ def task_historical(params: Params) -> Result:
 
     if params.get("save_to"):
         ordered = table.take(pc.sort_indices(table, [("entity_row", "ascending")]))
-        pq.write_table(ordered.select(["entity_row", "user_id", "event_timestamp", *FEATURES]), params["save_to"])
+        columns = ["entity_row", "user_id", "event_timestamp", *FEATURES]
+        pq.write_table(ordered.select(columns), params["save_to"])
     return {
         "seconds": seconds,
         "rows": table.num_rows,
@@ -159,35 +162,25 @@ def task_historical(params: Params) -> Result:
 
 
 def task_materialize(params: Params) -> Result:
-    """Materialize the whole snapshot window into the repository's online store."""
+    """Materialize the snapshot window into the repository's online store."""
     from feast import FeatureStore
 
     store = FeatureStore(repo_path=params["repo"])
     start = time.perf_counter()
-    store.materialize(WINDOW_START, WINDOW_END)
+    store.materialize(MATERIALIZE_START, MATERIALIZE_END)
     return {"seconds": time.perf_counter() - start}
 
 
 def task_online(params: Params) -> Result:
-    """Time ``get_online_features(...).to_dict()`` for 1 and 100 random known users."""
-    import numpy as np
+    """Time ``get_online_features(...).to_dict()`` over the shared online workload."""
     from feast import FeatureStore
 
     store = FeatureStore(repo_path=params["repo"])
-    rng = np.random.default_rng(ONLINE_SEED)
-    result: Result = {}
-    for batch, (warmup, calls) in ONLINE_CALLS.items():
-        latencies, found = [], 0
-        for call in range(warmup + calls):
-            rows = [{"user_id": int(u)} for u in rng.integers(0, params["users"], batch)]
-            start = time.perf_counter()
-            values = store.get_online_features(features=FEATURE_REFS, entity_rows=rows).to_dict()
-            elapsed = time.perf_counter() - start
-            if call >= warmup:
-                latencies.append(elapsed)
-                found += sum(v is not None for v in values["f0"])
-        result[str(batch)] = {**latency_summary(latencies), "hit_rate": found / (calls * batch)}
-    return result
+
+    def read(rows: EntityRows) -> dict[str, list[object]]:
+        return store.get_online_features(features=FEATURE_REFS, entity_rows=rows).to_dict()
+
+    return measure_online(read, params["users"])
 
 
 TASKS = {
@@ -200,63 +193,46 @@ TASKS = {
 }
 
 
-def _historical(root: Path, data_dir: Path, store: str, save: bool) -> Result:
-    """Measure one historical retrieval; keep seconds, peak memory and row counts."""
-    params = {"repo": str(root / store), "entities": str(data_dir / "entities.parquet")}
-    if save:
-        params["save_to"] = str(data_dir / HISTORICAL_RESULT)
-    result = run_task(SCRIPT, "historical", params)
-    return {key: round(value, 3) if key == "seconds" else value for key, value in result.items()}
-
-
-def _materialize_and_read(root: Path, online: str, source_rows: int, users: int) -> tuple[Result, Result]:
-    """Materialize into ``online`` and then measure online reads from it."""
-    repo = str(root / online)
-    materialized = run_task(SCRIPT, "materialize", {"repo": repo})
-    seconds = materialized["seconds"]
-    materialize = {
-        "seconds": round(seconds, 3),
-        "rows_per_s": round(source_rows / seconds),
-        "source_rows": source_rows,
-        "peak_mb": materialized["peak_mb"],
-    }
-    online_result = run_task(SCRIPT, "online", {"repo": repo, "users": users})
-    online_result.pop("peak_mb")
-    return materialize, online_result
-
-
 def run_all(data_dir: Path) -> Result:
     """Run every Feast measurement and return the results document."""
     rows = read_manifest(data_dir)["rows"]
     root = Path(tempfile.mkdtemp(prefix="feast-bench-"))
+    snapshots = str(data_dir / "snapshots.parquet")
     try:
         print("feast: building repositories", flush=True)
-        run_task(SCRIPT, "setup", {"root": str(root), "snapshots": str(data_dir / "snapshots.parquet")})
+        run_task(SCRIPT, "setup", {"root": str(root), "snapshots": snapshots})
         print("feast: import and cold start", flush=True)
-        import_s = median_of_runs(SCRIPT, "import", {}, "seconds")
-        cold_start_s = median_of_runs(SCRIPT, "cold_start", {"repo": str(root / "duckdb")}, "seconds")
+        import_s = median_seconds(SCRIPT, "import", {})
+        cold_start_s = median_seconds(SCRIPT, "cold_start", {"repo": str(root / "duckdb")})
         historical = {}
         for store in ("file", "duckdb"):
             print(f"feast: historical retrieval, {store} offline store", flush=True)
-            historical[store] = _historical(root, data_dir, store, save=store == "duckdb")
+            params = {"repo": str(root / store), "entities": str(data_dir / "entities.parquet")}
+            if store == "duckdb":
+                params["save_to"] = str(data_dir / FEAST_HISTORICAL)
+            historical[store] = timed_run(SCRIPT, "historical", params)
         materialize, online = {}, {}
         for store in ("sqlite", "redis"):
             print(f"feast: materialization and online reads, {store} online store", flush=True)
+            repo = str(root / store)
             if store == "redis":
                 flush_benchmark_redis()
             try:
-                materialize[store], online[store] = _materialize_and_read(
-                    root, store, rows["snapshots"], rows["users"]
-                )
+                materialize[store] = timed_run(SCRIPT, "materialize", {"repo": repo})
+                online[store] = run_task(SCRIPT, "online", {"repo": repo, "users": rows["users"]})
             finally:
                 if store == "redis":
                     flush_benchmark_redis()
+            materialize[store]["rows_per_s"] = round(
+                rows["snapshots"] / materialize[store]["seconds"]
+            )
+            online[store].pop("peak_mb")
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return {
         "tool": f"feast {version('feast')}",
-        "versions": {name: version(name) for name in ("feast", "duckdb", "ibis-framework", "dask", "pandas", "pyarrow")},
-        "notes": {"materialize_offline_store": MATERIALIZE_OFFLINE_STORE},
+        "versions": {name: version(name) for name in VERSIONS_OF},
+        "notes": {"materialize_offline_store": REPOS["sqlite"][0]},
         "import_s": import_s,
         "cold_start_s": cold_start_s,
         "historical_fields": historical,
@@ -266,13 +242,9 @@ def run_all(data_dir: Path) -> Result:
 
 
 def orchestrate(argv: list[str]) -> None:
-    """Parse the command line, run all measurements and write the JSON file."""
-    parser = argparse.ArgumentParser(description="Feast side of the feature-store benchmark.")
-    parser.add_argument("--data", type=Path, required=True, help="folder written by data.py")
-    parser.add_argument("--out", type=Path, required=True, help="JSON file to write the results to")
-    args = parser.parse_args(argv)
-    results = run_all(args.data.resolve())
-    args.out.write_text(json.dumps(results, indent=2))
+    """Run all Feast measurements and write the JSON results file."""
+    args = orchestrator_arguments(argv, "Feast side of the feature-store benchmark.")
+    args.out.write_text(json.dumps(run_all(args.data), indent=2))
     print(f"feast: results written to {args.out}", flush=True)
 
 

@@ -1,7 +1,7 @@
 """Run the whole feature-store benchmark with one command and print the results.
 
-    .venv/bin/python benchmarks/run.py            # full size: 1M entity rows, 3M snapshots, 10M events
-    .venv/bin/python benchmarks/run.py --scale 0.01   # quick smoke run
+    .venv/bin/python benchmarks/run.py               # full size: 1M x 3M rows, 10M events
+    .venv/bin/python benchmarks/run.py --scale 0.01  # quick smoke run
 
 Steps, each skipped when already done:
 
@@ -48,8 +48,14 @@ Doc = dict[str, Any]
 def ensure_feast_venv() -> None:
     """Create the Feast virtual environment unless it already has the pinned Feast."""
     if FEAST_PYTHON.exists():
-        probe = [str(FEAST_PYTHON), "-c", "import importlib.metadata as m; print(m.version('feast'))"]
-        installed = subprocess.run(probe, capture_output=True, text=True, check=False).stdout.strip()
+        probe = [
+            str(FEAST_PYTHON),
+            "-c",
+            "import importlib.metadata as m; print(m.version('feast'))",
+        ]
+        installed = subprocess.run(
+            probe, capture_output=True, text=True, check=False
+        ).stdout.strip()
         if installed == FEAST_VERSION:
             return
     print(f"creating {FEAST_VENV} with feast {FEAST_VERSION}", flush=True)
@@ -66,18 +72,11 @@ def data_dir_for(scale: float) -> Path:
 def run_side(side: str, data_dir: Path, out: Path) -> Doc:
     """Run one side's bench script in its interpreter and load its JSON results."""
     script, python = SIDES[side]
-    subprocess.run([str(python), str(script), "--data", str(data_dir), "--out", str(out)], check=True)
+    subprocess.run(
+        [str(python), str(script), "--data", str(data_dir), "--out", str(out)], check=True
+    )
     result: Doc = json.loads(out.read_text())
     return result
-
-
-def _get(doc: Doc, *path: str) -> Any:
-    """Follow ``path`` into nested dicts; ``None`` when any step is missing."""
-    for key in path:
-        if not isinstance(doc, dict) or key not in doc:
-            return None
-        doc = doc[key]
-    return doc
 
 
 def _fmt(value: Any) -> str:
@@ -109,18 +108,38 @@ def render(doc: Doc) -> str:
         )
     ]
     for key, title in (
-        ("historical_fields", f"Historical retrieval: {rows['entities']:,} entity rows x "
-         f"{rows['snapshots']:,} snapshot rows, 10 features"),
-        ("historical_aggregations", f"Historical aggregations: {rows['entities']:,} entity rows x "
-         f"{rows['events']:,} events, 9 window aggregations"),
+        (
+            "historical_fields",
+            f"Historical retrieval: {rows['entities']:,} entity rows x "
+            f"{rows['snapshots']:,} snapshot rows, 10 features",
+        ),
+        (
+            "historical_aggregations",
+            f"Historical aggregations: {rows['entities']:,} entity rows x "
+            f"{rows['events']:,} events, 9 window aggregations",
+        ),
     ):
         body = [
-            [s["tool"], store, r.get("seconds"), r.get("peak_mb"), r.get("rows"), r.get("rows_with_values")]
+            [
+                s["tool"],
+                store,
+                r.get("seconds"),
+                r.get("peak_mb"),
+                r.get("rows"),
+                r.get("rows_with_values"),
+            ]
             for s in sides.values()
             for store, r in (s.get(key) or {}).items()
         ]
         if body:
-            header = ["tool", "offline store", "seconds", "peak MB", "rows returned", "rows with values"]
+            header = [
+                "tool",
+                "offline store",
+                "seconds",
+                "peak MB",
+                "rows returned",
+                "rows with values",
+            ]
             tables.append(_table(title, header, body))
     tables.append(
         _table(
@@ -138,20 +157,35 @@ def render(doc: Doc) -> str:
             "Online reads: get_online_features, 10 features, one process",
             ["tool", "online store", "entities per call", "p50 ms", "p99 ms", "calls", "hit rate"],
             [
-                [s["tool"], store, batch, r.get("p50_ms"), r.get("p99_ms"), r.get("calls"), r.get("hit_rate")]
+                [
+                    s["tool"],
+                    store,
+                    batch,
+                    r.get("p50_ms"),
+                    r.get("p99_ms"),
+                    r.get("calls"),
+                    r.get("hit_rate"),
+                ]
                 for s in sides.values()
                 for store, batches in (s.get("online") or {}).items()
                 for batch, r in batches.items()
             ],
         )
     )
-    check = _get(sides, "skewless", "cross_check")
+    check = sides.get("skewless", {}).get("cross_check")
     if check:
         tables.append(
             _table(
                 f"Cross-check: skewless vs {check['reference']} (floats equal to 1e-9)",
                 ["rows compared", "cells compared", "mismatching cells", "rows missing"],
-                [[check["rows_compared"], check["cells_compared"], check["mismatching_cells"], check["rows_missing"]]],
+                [
+                    [
+                        check["rows_compared"],
+                        check["cells_compared"],
+                        check["mismatching_cells"],
+                        check["rows_missing"],
+                    ]
+                ],
             )
         )
     return "\n\n".join(tables)
@@ -171,8 +205,12 @@ def machine() -> Doc:
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description="Feature-store benchmark: skewless vs Feast.")
-    parser.add_argument("--scale", type=float, default=1.0, help="shrink every row count (default 1.0)")
-    parser.add_argument("--data", type=Path, help="data folder (default: benchmarks/.data[/scale-<s>])")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="shrink every row count (default 1.0)"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="data folder (default: benchmarks/.data[/scale-<s>])"
+    )
     parser.add_argument("--only", choices=sorted(SIDES), help="run one side only")
     args = parser.parse_args()
     data_dir = (args.data or data_dir_for(args.scale)).resolve()
