@@ -80,12 +80,12 @@ def run_side(side: str, data_dir: Path, out: Path) -> Doc:
 
 
 def _fmt(value: Any) -> str:
-    """Format a table cell: thousands separators, 3 significant decimals, ``-`` for missing."""
+    """Format a table cell: thousands separators, 2 decimals or 3 significant digits, ``-`` for missing."""
     if value is None:
         return "-"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    if isinstance(value, int) or value >= 1000:
+    if isinstance(value, int) or value >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}" if value < 1 else f"{value:.2f}"
 

@@ -135,6 +135,7 @@ def task_historical(params: Params) -> Result:
     ``params["view"]`` picks the snapshot fields or the event aggregations.
     """
     import pyarrow.parquet as pq
+
     import skewless as sk
 
     if params["view"] == FEATURE_VIEW:

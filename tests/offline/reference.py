@@ -75,7 +75,7 @@ def latest_row(rows: Iterable[Row], key: Key, t: datetime, *, ttl: timedelta | N
     for row in rows:
         if row.key != key or not _visible(row, t, as_of_created):
             continue
-        if ttl is not None and row.ts < t - ttl:
+        if ttl is not None and row.ts <= t - ttl:
             continue
         if best is None or row.order > best.order:
             best = row

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from skewless._time import utc_now
 from skewless.errors import ConfigError, MetadataError, MetadataUnavailableError
@@ -32,7 +33,16 @@ _MIGRATION_LOCK = 0x5EE1E55  # PostgreSQL advisory lock id for migrations
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def _display_url(url: str) -> str:
+    """``url`` as errors show it: with the password hidden when it parses."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
 def _engine(url: str, base_dir: Path | None, schema: str | None) -> sa.Engine:
+    shown = _display_url(url)
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -47,7 +57,13 @@ def _engine(url: str, base_dir: Path | None, schema: str | None) -> sa.Engine:
             database = str((base_dir or Path.cwd()) / database)
             parsed = parsed.set(database=database)
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise MetadataUnavailableError(
+                    f"cannot create the folder of the metadata database {shown}: {exc}; check "
+                    "metadata.url in skewless.yaml and that the folder is writable"
+                ) from exc
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
 
         # pysqlite's deferred transactions deadlock concurrent writers; take the lock up front.
@@ -67,7 +83,7 @@ def _engine(url: str, base_dir: Path | None, schema: str | None) -> sa.Engine:
         return sa.create_engine(parsed, connect_args={"connect_timeout": 10, **args},
                                 pool_pre_ping=True)
     raise ConfigError(
-        f"metadata.url {url!r}: accepted databases are sqlite and postgresql, not {backend!r}"
+        f"metadata.url {shown!r}: accepted databases are sqlite and postgresql, not {backend!r}"
     )
 
 
@@ -78,26 +94,32 @@ class SqlMetadataBackend(MetadataBackend):
                  base_dir: Path | None = None) -> None:
         self.project = project
         self.schema = schema
+        self.url = _display_url(url)
         try:
             self._engine = _engine(url, base_dir, schema)
         except NoSuchModuleError as exc:
-            raise ConfigError(f"metadata.url {url!r}: no driver for it ({exc})") from exc
-        self.url = self._engine.url.render_as_string(hide_password=True)
+            raise ConfigError(f"metadata.url {self.url!r}: no driver for it ({exc})") from exc
         self._migrate()
+
+    def _unavailable(self, exc: DBAPIError) -> MetadataUnavailableError:
+        return MetadataUnavailableError(
+            f"cannot reach the metadata database at {self.url}: {exc.orig}; check that it is "
+            "running and that metadata.url in skewless.yaml is right"
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[sa.Connection]:
+        """One transaction; failing to connect (or losing the connection) is "unavailable"."""
         try:
-            with self._engine.begin() as connection:
+            connection = self._engine.connect()
+        except DBAPIError as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            with connection, connection.begin():
                 yield connection
-        except OperationalError as exc:
-            if "could not connect" in str(exc) or "Connection refused" in str(exc) or (
-                "unable to open database" in str(exc)
-            ):
-                raise MetadataUnavailableError(
-                    f"cannot reach the metadata database at {self.url}: {exc.orig}; check that "
-                    "it is running and that metadata.url in skewless.yaml is right"
-                ) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise self._unavailable(exc) from exc
             raise MetadataError(f"metadata database {self.url} failed: {exc.orig}") from exc
         except SQLAlchemyError as exc:
             raise MetadataError(f"metadata database {self.url} failed: {exc}") from exc
@@ -137,8 +159,12 @@ class SqlMetadataBackend(MetadataBackend):
         self, definitions: Sequence[tuple[str, str, str, dict[str, Any]]], actor: str
     ) -> list[DefinitionChange]:
         now = utc_now()
+        # Checked before the transaction, and compared as stored (tuples become lists...).
+        batch = [(kind, name, digest, _as_json(kind, name, spec))
+                 for kind, name, digest, spec in definitions]
         changes: list[DefinitionChange] = []
         with self._transaction() as connection:
+            self._serialize_applies(connection)
             current = {
                 (row.kind, row.name): row.definition_hash
                 for row in connection.execute(
@@ -146,40 +172,60 @@ class SqlMetadataBackend(MetadataBackend):
                         t.current_definitions.c.project == self.project)
                 )
             }
-            for kind, name, digest, spec in definitions:
+            for kind, name, digest, spec in batch:
                 old = current.get((kind, name))
-                version = {"project": self.project, "kind": kind, "name": name,
-                           "definition_hash": digest}
-                stored = connection.execute(
-                    sa.select(t.definitions.c.id, t.definitions.c.spec).filter_by(**version)
-                ).first()
-                if stored is None:
-                    connection.execute(
-                        self._insert_ignoring_duplicates(t.definitions)
-                        .values(**version, spec=spec, created_at=now, created_by=actor)
-                        .on_conflict_do_nothing()
-                    )
-                elif _as_dict(stored.spec) != spec:
-                    connection.execute(sa.update(t.definitions)
-                                       .where(t.definitions.c.id == stored.id).values(spec=spec))
-                if old == digest:
-                    action = "unchanged" if stored is not None and _as_dict(stored.spec) == spec \
-                        else "described"
-                else:
+                action = self._store_version(connection, kind, name, digest, spec, now, actor)
+                if old != digest:
                     action = "created" if old is None else "changed"
-                    upsert = self._insert_ignoring_duplicates(t.current_definitions).values(
-                        project=self.project, kind=kind, name=name, definition_hash=digest,
-                        applied_at=now, applied_by=actor)
-                    connection.execute(upsert.on_conflict_do_update(
-                        index_elements=["project", "kind", "name"],
-                        set_={"definition_hash": digest, "applied_at": now, "applied_by": actor},
-                    ))
-                changes.append(DefinitionChange(kind, name, action, old, digest))  # type: ignore[arg-type]
+                    self._make_current(connection, kind, name, digest, now, actor)
+                    current[(kind, name)] = digest
+                changes.append(DefinitionChange(kind, name, action, old, digest))
                 if action != "unchanged":
                     connection.execute(sa.insert(t.audit_log).values(
                         project=self.project, at=now, actor=actor, action=f"definition.{action}",
                         target=f"{kind}:{name}", detail={"old_hash": old, "new_hash": digest}))
         return changes
+
+    def _serialize_applies(self, connection: sa.Connection) -> None:
+        """Make concurrent applies of one project take turns (SQLite's BEGIN IMMEDIATE does).
+
+        Without it, two applies read the same current hash and both record a change from it.
+        """
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"),
+                               {"id": _lock_id(f"apply:{self.project}")})
+
+    def _store_version(self, connection: sa.Connection, kind: str, name: str, digest: str,
+                       spec: dict[str, Any], now: datetime,
+                       actor: str) -> Literal["unchanged", "described"]:
+        """Insert the version, or update its spec; ``described`` when the stored spec differed."""
+        version = {"project": self.project, "kind": kind, "name": name,
+                   "definition_hash": digest}
+        stored = connection.execute(
+            sa.select(t.definitions.c.id, t.definitions.c.spec).filter_by(**version)
+        ).first()
+        if stored is None:
+            connection.execute(
+                self._insert_ignoring_duplicates(t.definitions)
+                .values(**version, spec=spec, created_at=now, created_by=actor)
+                .on_conflict_do_nothing()
+            )
+            return "unchanged"
+        if _as_dict(stored.spec) == spec:
+            return "unchanged"
+        connection.execute(sa.update(t.definitions).where(t.definitions.c.id == stored.id)
+                           .values(spec=spec))
+        return "described"
+
+    def _make_current(self, connection: sa.Connection, kind: str, name: str, digest: str,
+                      now: datetime, actor: str) -> None:
+        upsert = self._insert_ignoring_duplicates(t.current_definitions).values(
+            project=self.project, kind=kind, name=name, definition_hash=digest,
+            applied_at=now, applied_by=actor)
+        connection.execute(upsert.on_conflict_do_update(
+            index_elements=["project", "kind", "name"],
+            set_={"definition_hash": digest, "applied_at": now, "applied_by": actor},
+        ))
 
     def _records(self, query: sa.Select[Any]) -> list[DefinitionRecord]:
         with self._transaction() as connection:
@@ -239,3 +285,19 @@ class SqlMetadataBackend(MetadataBackend):
 
 def _as_dict(value: Any) -> dict[str, Any]:
     return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def _as_json(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` as JSON will give it back; a spec JSON cannot hold fails the whole apply."""
+    try:
+        normalized: dict[str, Any] = json.loads(json.dumps(spec, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise MetadataError(
+            f"the spec of {kind} {name!r} cannot be stored as JSON ({exc}); nothing was applied"
+        ) from exc
+    return normalized
+
+
+def _lock_id(text: str) -> int:
+    """A stable signed 64-bit id for a PostgreSQL advisory lock."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import redis
@@ -12,19 +13,28 @@ from skewless.online._store import OnlineStore, Record
 __all__ = ["RedisOnlineStore"]
 
 # Values are "<version>:<payload>"; the script writes each one only over an older version.
+# Versions are compared as decimal text: Lua numbers are doubles, which would round 64-bit
+# versions (e.g. nanosecond timestamps) and let an older record replace a newer one.
 _CONDITIONAL_SET = """
+local function at_most(a, b)
+  local a_negative = a:byte(1) == 45
+  if a_negative ~= (b:byte(1) == 45) then return a_negative end
+  if #a ~= #b then return (#a < #b) ~= a_negative end
+  return a == b or ((a < b) ~= a_negative)
+end
 local written = 0
 for i, key in ipairs(KEYS) do
-  local version = tonumber(ARGV[2 * i - 1])
+  local version = ARGV[2 * i - 1]
   local current = redis.call('GET', key)
-  local stored = current and tonumber(string.match(current, '^(-?%d+):'))
-  if not stored or stored <= version then
-    redis.call('SET', key, ARGV[2 * i - 1] .. ':' .. ARGV[2 * i])
+  local stored = current and string.match(current, '^(-?%d+):')
+  if not stored or at_most(stored, version) then
+    redis.call('SET', key, version .. ':' .. ARGV[2 * i])
     written = written + 1
   end
 end
 return written
 """
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 _BATCH = 1_000
 
 
@@ -37,8 +47,8 @@ class RedisOnlineStore(OnlineStore):
         try:
             self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout,
                                                 socket_connect_timeout=socket_timeout)
-        except ValueError as exc:
-            raise OnlineStoreUnavailableError(
+        except ValueError as exc:  # malformed, not unreachable: retrying cannot help
+            raise OnlineStoreError(
                 f"online_store.url {url!r} is not a Redis URL ({exc}); "
                 "use e.g. redis://127.0.0.1:6379/0"
             ) from exc
@@ -79,7 +89,8 @@ class RedisOnlineStore(OnlineStore):
         return [None if v is None else v[v.index(b":") + 1:] for v in values]
 
     def drop_namespace(self, namespace: str) -> None:
-        pattern = self._key(namespace, "*").replace("[", "\\[")
+        # Escape glob characters, or dropping namespace "v*" would delete "v2" as well.
+        pattern = _GLOB_SPECIAL.sub(r"\\\1", self._key(namespace, "")) + "*"
         try:
             batch: list[bytes] = []
             for key in self._client.scan_iter(match=pattern, count=1_000):

@@ -88,8 +88,12 @@ class SQLiteOnlineStore(OnlineStore):
         return [found.get(key) for key in keys]
 
     def drop_namespace(self, namespace: str) -> None:
-        self._connection().execute("DELETE FROM online_features WHERE namespace = ?",
-                                   (namespace,))
+        try:
+            self._connection().execute("DELETE FROM online_features WHERE namespace = ?",
+                                       (namespace,))
+        except sqlite3.Error as exc:
+            raise OnlineStoreError(f"deleting namespace {namespace!r} from the SQLite online "
+                                   f"store {self.path} failed: {exc}") from exc
 
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
