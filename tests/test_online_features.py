@@ -97,7 +97,8 @@ def test_statuses_and_event_times(store: sk.FeatureStore) -> None:
     assert fresh.statuses()["amount_count_7d"] == ["present", "missing"]
     assert fresh.to_dict()["amount_count_7d"][1] == 0  # empty-window value, as offline
     stamp = fresh.event_timestamps()["amount"][0]
-    assert stamp is not None and when - timedelta(days=1) <= stamp <= when
+    assert stamp is not None
+    assert when - timedelta(days=1) <= stamp <= when
     assert fresh.event_timestamps()["amount_count_7d"][0] == when
     assert fresh.event_timestamps()["user_id"] == [None, None]
 

@@ -97,14 +97,16 @@ def test_spec_round_trip_keeps_everything() -> None:
 
 def test_on_demand_outputs_are_inferred_and_hash_follows_the_code() -> None:
     def ratio(columns):
-        return {"ratio": columns["amount"] / columns["amount_sum_7d"], "flag": columns["amount"] > 1}
+        return {"ratio": columns["amount"] / columns["amount_sum_7d"],
+                "flag": columns["amount"] > 1}
 
     view = sk.OnDemandFeatureView("ratios", ["stats:amount_sum_7d"],
                                   [sk.Field("amount", "float64")], ratio)
     assert [(f.name, f.dtype) for f in view.features] == [("ratio", "float64"), ("flag", "bool")]
 
     def other(columns):
-        return {"ratio": columns["amount"] * columns["amount_sum_7d"], "flag": columns["amount"] > 1}
+        return {"ratio": columns["amount"] * columns["amount_sum_7d"],
+                "flag": columns["amount"] > 1}
 
     changed = sk.OnDemandFeatureView("ratios", ["stats:amount_sum_7d"],
                                      [sk.Field("amount", "float64")], other)
