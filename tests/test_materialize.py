@@ -116,3 +116,15 @@ def test_only_named_views_are_materialized(store: sk.FeatureStore) -> None:
                                 progress=False)
     assert [r.view for r in reports] == ["merchant_stats"]
     assert store.metadata.high_water_mark(namespaces(USER_STATS)[0]) is None
+
+
+def test_materialize_moves_the_mark_only_without_a_gap(store: sk.FeatureStore) -> None:
+    mark_name = namespaces(USER_STATS)[0]
+    store.materialize(START + timedelta(days=2), START + timedelta(days=4), views=["user_stats"],
+                      progress=False)
+    assert store.metadata.high_water_mark(mark_name) is None  # history before day 2 not written
+    store.materialize(None, START + timedelta(days=3), views=["user_stats"], progress=False)
+    assert store.metadata.high_water_mark(mark_name) == START + timedelta(days=3)
+    store.materialize(START + timedelta(days=3), START + timedelta(days=5), views=["user_stats"],
+                      progress=False)
+    assert store.metadata.high_water_mark(mark_name) == START + timedelta(days=5)

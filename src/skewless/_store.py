@@ -265,14 +265,16 @@ class FeatureStore:
 
         Writes are conditional on event time, so re-running, or running an older interval after
         a newer one, never replaces newer values. Aggregations are recomputed as of ``end``
-        for every key, since events leave their windows as time passes.
+        for every key, since events leave their windows as time passes. The view's high-water
+        mark moves to ``end`` only when the run leaves no gap after it (``start`` is None or at
+        or before the mark), so ``materialize_incremental`` never skips history.
         """
         start_utc = None if start is None else to_utc(start, "start")
         end_utc = to_utc(end, "end")
         if start_utc is not None and start_utc > end_utc:
             raise DefinitionError(f"materialize: start {start_utc} is after end {end_utc}")
         return self._materialize([(v, start_utc) for v in self._online_views(views)], end_utc,
-                                 progress)
+                                 progress, contiguous_only=True)
 
     def materialize_incremental(self, end: datetime, *, views: Sequence[str] | None = None,
                                 progress: ProgressCallback | bool = True
@@ -291,7 +293,8 @@ class FeatureStore:
         return self._materialize(plan, end_utc, progress)
 
     def _materialize(self, plan: list[tuple[FeatureView, datetime | None]], end: datetime,
-                     progress: ProgressCallback | bool) -> list[MaterializationReport]:
+                     progress: ProgressCallback | bool, contiguous_only: bool = False
+                     ) -> list[MaterializationReport]:
         from skewless._materialize import materialize_view
         from skewless._online_features import namespaces
         from skewless._progress import progress_reporter
@@ -302,5 +305,10 @@ class FeatureStore:
                 reports.append(materialize_view(
                     self.offline, self.online, view, start, end,
                     lambda done, total, name=view.name: report(name, done, total)))
-                self.metadata.set_high_water_mark(namespaces(view)[0], end, _actor())
+                mark_name = namespaces(view)[0]
+                if contiguous_only and start is not None:
+                    mark = self.metadata.high_water_mark(mark_name)
+                    if mark is None or start > mark:
+                        continue
+                self.metadata.set_high_water_mark(mark_name, end, _actor())
         return reports
