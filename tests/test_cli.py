@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,13 +27,13 @@ def run(*args: str, code: int = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`skewless init` + `skewless apply` of the example project, shared by the module."""
     folder = tmp_path_factory.mktemp("cli") / "fraud"
     output = run("init", str(folder))
     assert "skewless.yaml" in output
     assert "created" in run("apply", "--project", str(folder))
-    yield folder
+    return folder
 
 
 def test_init_refuses_to_overwrite(project: Path) -> None:
