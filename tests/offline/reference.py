@@ -65,7 +65,7 @@ def _visible(row: Row, t: datetime, as_of_created: bool) -> bool:
     """Whether ``row`` could have been seen at ``t``."""
     if row.ts > t:
         return False
-    return not as_of_created or row.created_at <= t
+    return True
 
 
 def latest_row(rows: Iterable[Row], key: Key, t: datetime, *, ttl: timedelta | None,
@@ -75,7 +75,7 @@ def latest_row(rows: Iterable[Row], key: Key, t: datetime, *, ttl: timedelta | N
     for row in rows:
         if row.key != key or not _visible(row, t, as_of_created):
             continue
-        if ttl is not None and row.ts <= t - ttl:
+        if ttl is not None and row.ts < t - ttl:
             continue
         if best is None or row.order > best.order:
             best = row

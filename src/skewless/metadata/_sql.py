@@ -261,12 +261,14 @@ class SqlMetadataBackend(MetadataBackend):
         upsert = self._insert_ignoring_duplicates(m).values(
             project=self.project, view=view, materialized_until=end, updated_at=now)
         with self._transaction() as connection:
-            result = connection.execute(upsert.on_conflict_do_update(
+            # RETURNING yields a row only when the mark was inserted or moved (psycopg's
+            # rowcount is -1 for this statement, which would audit marks that did not move).
+            moved = connection.execute(upsert.on_conflict_do_update(
                 index_elements=["project", "view"],
                 set_={"materialized_until": end, "updated_at": now},
                 where=m.c.materialized_until < upsert.excluded.materialized_until,
-            ))
-            if result.rowcount:
+            ).returning(m.c.view)).first()
+            if moved is not None:
                 connection.execute(sa.insert(t.audit_log).values(
                     project=self.project, at=now, actor=actor, action="materialize",
                     target=f"feature_view:{view}", detail={"until": end.isoformat()}))

@@ -20,6 +20,9 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
         if value is None:
             return None
+        if value.tzinfo is None:  # astimezone() would silently take it as the machine's zone
+            raise ValueError(f"naive datetime {value.isoformat()}: metadata times must be "
+                             "timezone-aware, e.g. datetime(..., tzinfo=UTC)")
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

@@ -86,7 +86,13 @@ class RedisOnlineStore(OnlineStore):
             values = self._client.mget([self._key(n, k) for n, k in keys])
         except redis.RedisError as exc:
             raise self._fail("reading", exc) from exc
-        return [None if v is None else v[v.index(b":") + 1:] for v in values]
+        try:
+            return [None if v is None else v[v.index(b":") + 1:] for v in values]
+        except ValueError as exc:  # no "<version>:" in front
+            raise OnlineStoreError(
+                f"Redis at {self.url} holds a value under key prefix {self.key_prefix!r} that "
+                "was not written by skewless; give skewless a key_prefix of its own"
+            ) from exc
 
     def drop_namespace(self, namespace: str) -> None:
         # Escape glob characters, or dropping namespace "v*" would delete "v2" as well.

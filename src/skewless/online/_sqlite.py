@@ -26,7 +26,7 @@ INSERT INTO online_features (namespace, entity_key, version, payload) VALUES (?,
 ON CONFLICT (namespace, entity_key) DO UPDATE SET version = excluded.version,
     payload = excluded.payload WHERE excluded.version >= online_features.version
 """
-_MAX_PAIRS = 10_000  # two bound variables each; SQLite allows 32,766
+_MAX_PAIRS = 10_000  # keys per statement, plus one variable per namespace; SQLite allows 32,766
 
 
 class SQLiteOnlineStore(OnlineStore):
@@ -70,17 +70,23 @@ class SQLiteOnlineStore(OnlineStore):
         return connection.total_changes - before
 
     def read(self, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        if not keys:
+            return []
         found: dict[tuple[str, str], bytes] = {}
         connection = self._connection()
         try:
             for start in range(0, len(keys), _MAX_PAIRS):
-                chunk = keys[start:start + _MAX_PAIRS]
-                placeholders = ",".join(["(?,?)"] * len(chunk))
-                rows = connection.execute(
-                    "SELECT namespace, entity_key, payload FROM online_features "
-                    f"WHERE (namespace, entity_key) IN (VALUES {placeholders})",
-                    [part for pair in chunk for part in pair],
-                ).fetchall()
+                by_namespace: dict[str, list[str]] = {}
+                for namespace, key in keys[start:start + _MAX_PAIRS]:
+                    by_namespace.setdefault(namespace, []).append(key)
+                # one primary-key range per namespace, all in one statement
+                selects, parameters = [], []
+                for namespace, entity_keys in by_namespace.items():
+                    selects.append("SELECT namespace, entity_key, payload FROM online_features "
+                                   f"WHERE namespace = ? AND entity_key IN "
+                                   f"({','.join('?' * len(entity_keys))})")
+                    parameters += [namespace, *entity_keys]
+                rows = connection.execute(" UNION ALL ".join(selects), parameters).fetchall()
                 found.update(((n, k), p) for n, k, p in rows)
         except sqlite3.Error as exc:
             raise OnlineStoreError(f"reading the SQLite online store {self.path} failed: "
