@@ -27,19 +27,13 @@ def _project(folder: Path, online: str) -> sk.FeatureStore:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sk.FeatureStore]:
     """A project with generated payments, on each online store."""
     if request.param == "redis":
-        url = request.getfixturevalue("redis_url")
-        online = f"{{type: redis, url: '{url}', key_prefix: 'test-{tmp_path.name}'}}"
+        url, prefix = request.getfixturevalue("redis_url"), request.getfixturevalue(
+            "redis_key_prefix")
+        online = f"{{type: redis, url: '{url}', key_prefix: '{prefix}'}}"
     else:
         online = "{type: sqlite, path: data/online.sqlite}"
-    store = _project(tmp_path, online)
-    yield store
-    if request.param == "redis":
-        from skewless._online_features import namespaces
-
-        for view in store.catalogue.views.values():
-            for namespace in namespaces(view):
-                store.online.drop_namespace(namespace)
-    store.close()
+    with _project(tmp_path, online) as store:
+        yield store
 
 
 def _offline_at(store: sk.FeatureStore, features: Any, rows: list[dict[str, Any]],
@@ -137,3 +131,31 @@ def test_bad_entity_rows_are_named(store: sk.FeatureStore, rows: list[Any], mess
 def test_missing_request_field_is_named(store: sk.FeatureStore) -> None:
     with pytest.raises(EntityFrameError, match="request field 'price'"):
         store.get_online_features(["ratio:amount_ratio"], [{"user_id": 1}], now=START)
+
+
+def test_redis_reads_every_view_in_one_round_trip(tmp_path: Path, redis_url: str,
+                                                  redis_key_prefix: str) -> None:
+    """Two views (fields and aggregations each) for 50 entities: a single MGET, nothing else."""
+    import redis
+
+    online = f"{{type: redis, url: '{redis_url}', key_prefix: '{redis_key_prefix}'}}"
+    with _project(tmp_path, online) as store:
+        when = START + timedelta(days=8)
+        store.materialize(None, when, progress=False)
+        features = ["user_stats:amount", "user_stats:amount_sum_7d", "ratio:amount_ratio"]
+        rows = [{"user_id": u, "price": 2.0} for u in range(50)]
+        store.get_online_features(features, rows, now=when)  # warm the plan and connection
+        client = redis.Redis.from_url(redis_url)
+
+        def calls() -> dict[str, int]:
+            stats = client.info("commandstats")
+            return {name: int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+                    for name in ("mget", "get", "hmget", "exists")}
+
+        before = calls()
+        result = store.get_online_features(features, rows, now=when)
+        after = calls()
+        client.close()
+    assert {k: after[k] - before[k] for k in after} == {"mget": 1, "get": 0, "hmget": 0,
+                                                        "exists": 0}
+    assert "present" in result.statuses()["amount_sum_7d"]
