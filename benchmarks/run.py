@@ -10,7 +10,8 @@ Steps, each skipped when already done:
 2. generate the data set with ``data.py`` (``benchmarks/.data`` at full size,
    ``benchmarks/.data/scale-<s>`` otherwise);
 3. run ``feast_bench.py`` in the Feast environment and ``skewless_bench.py``
-   in this one, each writing a JSON document with the same keys;
+   in this one, each writing a JSON document with the same keys into the data
+   folder (``--only SIDE`` runs one side and reuses the other's last results);
 4. print the comparison as Markdown tables and write them, with both JSON
    documents, to ``benchmarks/results/feature_store-<date>[-scale<s>].json``.
 """
@@ -23,7 +24,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import venv
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,14 +69,32 @@ def data_dir_for(scale: float) -> Path:
     return DEFAULT_DATA_DIR if scale == 1 else DEFAULT_DATA_DIR / f"scale-{scale:g}"
 
 
-def run_side(side: str, data_dir: Path, out: Path) -> Doc:
+def side_results(data_dir: Path, side: str) -> Path:
+    """Where a side's last JSON results for this data set are kept."""
+    return data_dir / f"results-{side}.json"
+
+
+def run_side(side: str, data_dir: Path) -> Doc:
     """Run one side's bench script in its interpreter and load its JSON results."""
     script, python = SIDES[side]
-    subprocess.run(
-        [str(python), str(script), "--data", str(data_dir), "--out", str(out)], check=True
-    )
+    out = side_results(data_dir, side)
+    command = [str(python), str(script), "--data", str(data_dir), "--out", str(out)]
+    subprocess.run(command, check=True)
     result: Doc = json.loads(out.read_text())
     return result
+
+
+def collect(sides: list[str], data_dir: Path) -> dict[str, Doc]:
+    """Run ``sides``; reuse the last results of the others when the data folder has them."""
+    results = {}
+    for side in SIDES:
+        previous = side_results(data_dir, side)
+        if side in sides:
+            results[side] = run_side(side, data_dir)
+        elif previous.exists():
+            print(f"{side}: reusing the results of an earlier run, {previous}", flush=True)
+            results[side] = json.loads(previous.read_text())
+    return results
 
 
 def _fmt(value: Any) -> str:
@@ -211,20 +229,22 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, help="data folder (default: benchmarks/.data[/scale-<s>])"
     )
-    parser.add_argument("--only", choices=sorted(SIDES), help="run one side only")
+    parser.add_argument(
+        "--only",
+        choices=sorted(SIDES),
+        help="run one side only and reuse the other side's last results on the same data",
+    )
     args = parser.parse_args()
     data_dir = (args.data or data_dir_for(args.scale)).resolve()
-    sides = [args.only] if args.only else list(SIDES)
 
-    if "feast" in sides:
+    if args.only != "skewless":
         ensure_feast_venv()
     if not is_generated(data_dir, args.scale):
         print(f"generating data (scale {args.scale:g}) into {data_dir}", flush=True)
         generate(data_dir, args.scale)
 
     started = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        results = {side: run_side(side, data_dir, Path(tmp) / f"{side}.json") for side in sides}
+    results = collect([args.only] if args.only else list(SIDES), data_dir)
     doc = {
         "benchmark": "feature_store",
         "date": started.isoformat(timespec="seconds"),

@@ -135,7 +135,7 @@ def test_missing_request_field_is_named(store: sk.FeatureStore) -> None:
 
 def test_redis_reads_every_view_in_one_round_trip(tmp_path: Path, redis_url: str,
                                                   redis_key_prefix: str) -> None:
-    """Two views (fields and aggregations each) for 50 entities: a single MGET, nothing else."""
+    """A view's fields and aggregations and an on-demand view for 50 entities: one MGET."""
     import redis
 
     online = f"{{type: redis, url: '{redis_url}', key_prefix: '{redis_key_prefix}'}}"

@@ -191,7 +191,9 @@ class SqlMetadataBackend(MetadataBackend):
 
         Without it, two applies read the same current hash and both record a change from it.
         """
-        return
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"),
+                               {"id": _lock_id(f"apply:{self.project}")})
 
     def _store_version(self, connection: sa.Connection, kind: str, name: str, digest: str,
                        spec: dict[str, Any], now: datetime,
