@@ -34,7 +34,8 @@ def _require(service: str, url: str, probe: Callable[[], object]) -> None:
     try:
         probe()
     except Exception as exc:
-        reason = f"{service} at {url} is not reachable ({type(exc).__name__}: {exc})"
+        summary = (str(exc).strip().splitlines() or [""])[0]
+        reason = f"{service} at {url} is not reachable ({type(exc).__name__}: {summary})"
         if os.environ.get("SKEWLESS_REQUIRE_SERVICES") == "1":
             pytest.fail(f"{reason}; SKEWLESS_REQUIRE_SERVICES=1 requires it", pytrace=False)
         pytest.skip(f"{reason}; start it, or set SKEWLESS_REQUIRE_SERVICES=1 to fail instead")

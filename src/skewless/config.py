@@ -32,6 +32,7 @@ __all__ = [
 CONFIG_FILE = "skewless.yaml"
 PROJECT_ENV = "SKEWLESS_PROJECT"
 _NOT_OVERRIDES = {PROJECT_ENV, "SKEWLESS_REQUIRE_SERVICES"}
+_SECTIONS = ("offline_engine", "online_store", "metadata")
 
 
 class _Section(BaseModel):
@@ -106,29 +107,45 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     if kind == "union_tag_invalid":
         return (f"{location}.type: got {error['ctx']['tag']!r}; accepted values: "
                 f"{error['ctx']['expected_tags']}")
-    if kind == "union_tag_not_found":
-        return f"{location}.type: missing; accepted values: 'sqlite', 'redis'"
     if kind == "literal_error":
         return f"{location}: got {error['input']!r}; accepted values: {error['ctx']['expected']}"
     return f"{location}: {error['msg']} (got {error.get('input')!r})"
 
 
 def _environment_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """Merge ``SKEWLESS_<SECTION>__<KEY>`` (and ``SKEWLESS_<KEY>``) variables into ``raw``.
+
+    Values stay text (pydantic converts numbers and booleans where a field wants them); a
+    ``type`` override is applied first, so the other overrides of the section survive it.
+    """
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    for name, value in sorted(environ.items()):
+    overrides = []
+    for name, value in environ.items():
         if not name.startswith("SKEWLESS_") or name in _NOT_OVERRIDES:
             continue
         path = name.removeprefix("SKEWLESS_").lower().split("__")
+        if path[0] not in ProjectConfig.model_fields or len(path) > 2 or (
+                len(path) == 2 and path[0] not in _SECTIONS):
+            raise ConfigError(
+                f"environment variable {name} overrides nothing: use SKEWLESS_<KEY> for "
+                f"{', '.join(k.upper() for k in ProjectConfig.model_fields if k not in _SECTIONS)}"
+                f" or SKEWLESS_<SECTION>__<KEY> with a section among "
+                f"{', '.join(s.upper() for s in _SECTIONS)}"
+            )
+        overrides.append((path, value))
+    overrides.sort(key=lambda item: (len(item[0]), item[0][-1] != "type"))
+    for path, value in overrides:
         if len(path) == 1:
             merged[path[0]] = value
             continue
-        if len(path) != 2:
-            raise ConfigError(f"environment variable {name}: use SKEWLESS_<SECTION>__<KEY>")
         section, key = path
         current = merged.get(section)
         if not isinstance(current, dict) or (key == "type" and current.get("type") != value):
             current = {}
-        merged[section] = {**current, key: yaml.safe_load(value)}
+        merged[section] = {**current, key: value}
+    online = merged.get("online_store")
+    if isinstance(online, dict) and "type" not in online:
+        merged["online_store"] = {"type": "sqlite", **online}
     return merged
 
 

@@ -188,7 +188,9 @@ def _expect_serial_audit(backend: SqlMetadataBackend) -> None:
     chain = [e.detail for e in entries if e.target == f"feature_view:{work.SHARED}"]
     assert len(chain) == work.PROCESSES * work.ROUNDS
     assert chain[0]["old_hash"] is None
-    assert all(later["old_hash"] == earlier["new_hash"] for earlier, later in pairwise(chain))
+    lost = [later for earlier, later in pairwise(chain)
+            if later["old_hash"] != earlier["new_hash"]]
+    assert not lost, f"{len(lost)} audited changes did not start from the current hash: {lost}"
     current = {r.name: r.definition_hash for r in backend.current_definitions()}
     assert current[work.SHARED] == chain[-1]["new_hash"]
     moves = [e.detail["until"] for e in entries if e.target == f"feature_view:{work.SHARED_MARK}"]

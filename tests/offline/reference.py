@@ -65,7 +65,7 @@ def _visible(row: Row, t: datetime, as_of_created: bool) -> bool:
     """Whether ``row`` could have been seen at ``t``."""
     if row.ts > t:
         return False
-    return True
+    return not as_of_created or row.created_at <= t
 
 
 def latest_row(rows: Iterable[Row], key: Key, t: datetime, *, ttl: timedelta | None,

@@ -98,7 +98,7 @@ def test_silent_server_times_out_as_unavailable() -> None:
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379/0", "redis://127.0.0.1:notaport/0",
-                                 "127.0.0.1:6379", "not a url"])
+                                 "redis://127.0.0.1:6379/abc", "127.0.0.1:6379", "not a url"])
 def test_malformed_url_is_an_error_naming_it(url: str) -> None:
     with pytest.raises(OnlineStoreError) as raised:
         RedisOnlineStore(url, "p")

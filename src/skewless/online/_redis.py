@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import redis
 
@@ -39,12 +40,17 @@ _BATCH = 1_000
 
 
 class RedisOnlineStore(OnlineStore):
-    """Online features in Redis under ``{key_prefix}:{namespace}:{entity_key}``."""
+    """Online features in Redis under ``{key_prefix}:{namespace}:{entity_key}``.
+
+    Namespaces must not contain ``:`` (skewless's are ``view@hash`` and ``view@hash#agg``):
+    otherwise ``("a:b", "c")`` and ``("a", "b:c")`` would be the same Redis key.
+    """
 
     def __init__(self, url: str, key_prefix: str, *, socket_timeout: float = 5.0) -> None:
         self.url = url
         self.key_prefix = key_prefix
         try:
+            _check_database(url)
             self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout,
                                                 socket_connect_timeout=socket_timeout)
         except ValueError as exc:  # malformed, not unreachable: retrying cannot help
@@ -111,3 +117,11 @@ class RedisOnlineStore(OnlineStore):
 
     def close(self) -> None:
         self._client.close()
+
+
+def _check_database(url: str) -> None:
+    """Refuse ``redis://host/abc``: redis-py would silently use database 0 instead."""
+    parts = urlsplit(url)
+    database = parts.path.strip("/")
+    if parts.scheme in ("redis", "rediss") and database and not database.isdigit():
+        raise ValueError(f"the database {database!r} is not a number")
