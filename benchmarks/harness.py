@@ -11,6 +11,7 @@ to that one measurement alone.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -20,9 +21,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 Params = dict[str, Any]
@@ -161,3 +163,195 @@ def read_manifest(data_dir: Path) -> Result:
     """Load ``manifest.json`` written by ``data.py`` (row counts and scale)."""
     manifest: Result = json.loads((data_dir / "manifest.json").read_text())
     return manifest
+
+
+# --- Tracking and model-registry benchmark (tracking_run.py) ---------------------------------
+# Shared by mlflow_bench.py (in .venv-mlflow) and skewless_tracking_bench.py: the workload is
+# generated here, from a seed, so that both tools log, search and load exactly the same things.
+
+EXPERIMENT = "bench"  # the runs of workload 1, searched by workload 3 - and nothing else
+POINTS_EXPERIMENT = "bench-points"  # the one run of workload 2
+MODELS_EXPERIMENT = "bench-models"  # the runs that log the model versions of workload 4
+MODEL_NAME = "bench-model"
+MODEL_ALIAS = "production"
+PARAMS_PER_RUN = 10  # p0..p9, integers 0..9
+METRICS_PER_RUN = 10  # m0..m9, floats in [0, 1)
+POINTS_METRIC = "loss"
+SEARCH_FILTER = "metrics.m0 > 0.5 and params.p0 = '3'"
+SEARCH_ORDER_BY = ["metrics.m0 DESC"]
+SEARCH_LIMIT = 10_000
+SEARCH_CALLS = 20
+TRACKING_SEED = 11
+MODEL_ROWS, MODEL_FEATURES = 200, 5
+TRACKING_SIZES = {  # --quick shrinks the workload for a smoke run
+    "full": {"runs": 1_000, "points": 10_000, "versions": 50},
+    "quick": {"runs": 100, "points": 1_000, "versions": 5},
+}
+
+RunParams = dict[str, int]
+RunMetrics = dict[str, float]
+Matrix = list[list[float]]
+
+
+class RunLogger(Protocol):
+    """What workloads 1 and 2 call: a skewless run, or the ``mlflow`` module (fluent API)."""
+
+    def log_param(self, key: str, value: Any) -> Any:
+        """Log one parameter of the active run."""
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> Any:
+        """Log one metric value of the active run."""
+
+
+def tracking_arguments(argv: list[str], description: str) -> argparse.Namespace:
+    """Parse a tracking bench script's command line: ``--out FILE [--quick]``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, required=True, help="JSON file for the results")
+    parser.add_argument("--quick", action="store_true", help="the small smoke-run workload")
+    return parser.parse_args(argv)
+
+
+def run_values(runs: int) -> list[tuple[RunParams, RunMetrics]]:
+    """The parameters and metrics of every run of workload 1 (deterministic)."""
+    rng = random.Random(TRACKING_SEED)
+    return [
+        (
+            {f"p{j}": rng.randrange(10) for j in range(PARAMS_PER_RUN)},
+            {f"m{j}": rng.random() for j in range(METRICS_PER_RUN)},
+        )
+        for _ in range(runs)
+    ]
+
+
+def run_name(index: int) -> str:
+    """The name of run ``index`` of workload 1."""
+    return f"run-{index:05d}"
+
+
+def expected_search(runs: int) -> list[str]:
+    """The run names ``SEARCH_FILTER`` ordered by ``SEARCH_ORDER_BY`` must return."""
+    hits = [
+        (metrics["m0"], run_name(index))
+        for index, (params, metrics) in enumerate(run_values(runs))
+        if metrics["m0"] > 0.5 and params["p0"] == 3
+    ]
+    return [name for _, name in sorted(hits, reverse=True)]
+
+
+def names_digest(names: list[str]) -> str:
+    """A short digest of an ordered list of run names, to compare search results."""
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
+def measure_logged_runs(
+    open_run: Callable[[str], AbstractContextManager[RunLogger]], runs: int
+) -> Result:
+    """Workload 1: ``runs`` runs, each logging its params and metrics one call at a time.
+
+    ``runs_per_s`` counts the whole run (opening and closing it too);
+    ``calls_per_s`` only the time spent inside the ``log_param``/``log_metric`` calls.
+    """
+    in_calls = 0.0
+    start = time.perf_counter()
+    for index, (params, metrics) in enumerate(run_values(runs)):
+        with open_run(run_name(index)) as run:
+            calls_start = time.perf_counter()
+            for key, value in params.items():
+                run.log_param(key, value)
+            for key, metric in metrics.items():
+                run.log_metric(key, metric)
+            in_calls += time.perf_counter() - calls_start
+    seconds = time.perf_counter() - start
+    calls = runs * (PARAMS_PER_RUN + METRICS_PER_RUN)
+    return {
+        "runs": runs,
+        "calls": calls,
+        "seconds": round(seconds, 3),
+        "runs_per_s": round(runs / seconds, 2),
+        "calls_per_s": round(calls / in_calls, 1),
+    }
+
+
+def measure_metric_points(run: RunLogger, points: int) -> Result:
+    """Workload 2: ``points`` values of one metric, one ``log_metric(key, value, step)`` each."""
+    start = time.perf_counter()
+    for step in range(points):
+        run.log_metric(POINTS_METRIC, 1.0 / (step + 1), step=step)
+    seconds = time.perf_counter() - start
+    return {
+        "calls": points,
+        "seconds": round(seconds, 3),
+        "calls_per_s": round(points / seconds, 1),
+    }
+
+
+def measure_search(search: Callable[[], list[str]], runs: int) -> Result:
+    """Workload 3: ``SEARCH_CALLS`` calls of ``search`` (returning run names, in order).
+
+    Reports the median and the first call's latency, how many runs came back
+    and whether they are, in order, the ones ``expected_search`` computes.
+    """
+    latencies, names = [], []
+    for _ in range(SEARCH_CALLS):
+        start = time.perf_counter()
+        names = search()
+        latencies.append(time.perf_counter() - start)
+    expected = expected_search(runs)
+    return {
+        "runs_searched": runs,
+        "calls": SEARCH_CALLS,
+        "median_ms": round(statistics.median(latencies) * 1000, 2),
+        "first_ms": round(latencies[0] * 1000, 2),
+        "runs_returned": len(names),
+        "runs_expected": len(expected),
+        "as_expected": names == expected,
+        "names_digest": names_digest(names),
+    }
+
+
+def measure_registrations(register: Callable[[Any], int], versions: int) -> Result:
+    """Workload 4: ``register(model)`` - log and register one version - ``versions`` times.
+
+    ``register`` returns the new version number; the last one is reported.
+    """
+    model = bench_model()
+    last_version, start = 0, time.perf_counter()
+    for _ in range(versions):
+        last_version = register(model)
+    seconds = time.perf_counter() - start
+    return {
+        "versions": versions,
+        "seconds": round(seconds, 3),
+        "s_per_version": round(seconds / versions, 4),
+        "last_version": last_version,
+    }
+
+
+def model_data() -> tuple[Matrix, list[int]]:
+    """The model's training data: ``MODEL_ROWS`` x ``MODEL_FEATURES`` floats and 0/1 labels.
+
+    Plain lists (standard library only), so that the cold-load tasks can
+    build their ``predict`` input without importing numpy before the clock.
+    """
+    rng = random.Random(TRACKING_SEED)
+    rows = [[rng.gauss(0, 1) for _ in range(MODEL_FEATURES)] for _ in range(MODEL_ROWS)]
+    labels = [int(row[0] + 0.5 * row[1] > 0) for row in rows]
+    return rows, labels
+
+
+def bench_model() -> Any:
+    """A scikit-learn ``LogisticRegression`` fitted on ``model_data()``."""
+    from sklearn.linear_model import LogisticRegression  # only the tasks that log a model
+
+    rows, labels = model_data()
+    return LogisticRegression().fit(rows, labels)
+
+
+def median_results(script: Path, task: str, params: Params, runs: int = IMPORT_REPEATS) -> Result:
+    """Per-key median of the numeric results of ``runs`` fresh-process runs of ``task``."""
+    results = [run_task(script, task, params) for _ in range(runs)]
+    return {
+        key: round(statistics.median(result[key] for result in results), 4)
+        for key, value in results[0].items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    } | {"processes": runs}

@@ -16,27 +16,41 @@ one of these, with the original kept as ``__cause__``::
     ├── OfflineEngineError           the offline engine failed on a valid request
     ├── OnlineStoreError             the online store failed or holds unusable data
     │   └── OnlineStoreUnavailableError   it cannot be reached (names the URL)
-    └── MetadataError                the metadata database failed
-        └── MetadataUnavailableError      it cannot be reached (names the URL)
+    ├── MetadataError                the metadata database failed
+    │   └── MetadataUnavailableError      it cannot be reached (names the URL)
+    ├── TrackingError                a run or experiment cannot be used as asked
+    │   └── FilterError              a search filter is malformed (points at the bad token)
+    ├── RegistryError                a model registry operation is refused
+    │   ├── ModelNotFoundError       no such model, version or alias (suggests close names)
+    │   └── PickleNotAllowedError    pickle-based save or load without allow_pickle=True
+    └── ArtifactError                an artifact cannot be stored or read
+        └── ArtifactIntegrityError   its bytes do not match the recorded SHA-256 digest
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactError",
+    "ArtifactIntegrityError",
     "ConfigError",
     "DefinitionError",
     "EntityFrameError",
     "FeatureNotFoundError",
+    "FilterError",
     "MetadataError",
     "MetadataUnavailableError",
+    "ModelNotFoundError",
     "OfflineEngineError",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
+    "PickleNotAllowedError",
     "ProjectNotFoundError",
+    "RegistryError",
     "SkewlessError",
     "SourceError",
     "SourceSchemaError",
     "TimestampError",
+    "TrackingError",
 ]
 
 
@@ -94,3 +108,31 @@ class MetadataError(SkewlessError):
 
 class MetadataUnavailableError(MetadataError):
     """The metadata database cannot be reached; the message names the URL tried."""
+
+
+class TrackingError(SkewlessError):
+    """A run or experiment cannot be used as asked (e.g. a param logged twice differently)."""
+
+
+class FilterError(TrackingError):
+    """A ``search_runs`` filter or order-by is malformed; the message points at the token."""
+
+
+class RegistryError(SkewlessError):
+    """A model registry operation is refused (e.g. deleting a version an alias points to)."""
+
+
+class ModelNotFoundError(RegistryError):
+    """No such model, version or alias; the message suggests close names."""
+
+
+class PickleNotAllowedError(RegistryError):
+    """Saving or loading with pickle was attempted without ``allow_pickle=True``."""
+
+
+class ArtifactError(SkewlessError):
+    """An artifact cannot be stored or read."""
+
+
+class ArtifactIntegrityError(ArtifactError):
+    """An artifact's bytes do not match its recorded SHA-256 digest (tampered or truncated)."""

@@ -22,7 +22,9 @@ from skewless.testing import METADATA_BACKEND_CHECKS
 from skewless.testing._metadata import MetadataBackendFactory
 
 TABLES = {"alembic_version", "audit_log", "current_definitions", "definitions",
-          "high_water_marks"}
+          "high_water_marks", "experiments", "runs", "run_params", "run_tags", "run_metrics",
+          "run_latest_metrics", "run_artifacts", "registered_models", "model_versions",
+          "model_aliases", "alias_history"}
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

@@ -38,14 +38,21 @@ values = st.fixed_dictionaries({
 
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[list[Row], bool]:
-    """Source rows (keys 0..3) and whether the source has a created column."""
+    """Source rows (keys 0..3) and whether the source has a created column.
+
+    With a created column each (key, event time) gets up to three versions with distinct
+    created times (null meaning the event time), so ties on event time are frequent.
+    """
     has_created = draw(st.booleans())
-    created = (st.none() | st.integers(-1, 6)) if has_created else st.none()
-    rows = draw(st.lists(
-        st.builds(lambda key, step, delay, vals: Row(
-            (key,), T0 + step * STEP, None if delay is None else T0 + (step + delay) * STEP, vals),
-            st.integers(0, 3), st.integers(0, 12), created, values),
-        min_size=1, max_size=25, unique_by=lambda row: (row.key, row.ts, row.created_at)))
+    events = draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12)),
+                           min_size=1, max_size=15, unique=True))
+    versions = st.lists(st.sampled_from([None, -1, 0, 1, 2, 4, 6]), min_size=1, max_size=3,
+                        unique_by=lambda delay: delay or 0)
+    rows = []
+    for key, step in events:
+        for delay in draw(versions) if has_created else [None]:
+            rows.append(Row((key,), T0 + step * STEP,
+                            None if delay is None else T0 + (step + delay) * STEP, draw(values)))
     return rows, has_created
 
 

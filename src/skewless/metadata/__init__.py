@@ -6,11 +6,13 @@ from skewless.metadata._backend import (
     DefinitionRecord,
     MetadataBackend,
 )
-from skewless.metadata._sql import SCHEMA_REVISION, SqlMetadataBackend
+from skewless.metadata._database import SCHEMA_REVISION, Database
+from skewless.metadata._sql import SqlMetadataBackend
 
 __all__ = [
     "SCHEMA_REVISION",
     "AuditEntry",
+    "Database",
     "DefinitionChange",
     "DefinitionRecord",
     "MetadataBackend",
