@@ -65,7 +65,7 @@ INVALID_FILES = {
     "a scalar": ("just some text\n", ["must be a mapping"]),
     "empty": ("", ["project: Field required"]),
     "unknown key": ("project: p\nbogus: 1\n", [
-        "bogus: unknown key; accepted keys: definitions, metadata, offline_engine, "
+        "bogus: unknown key; accepted keys: artifacts, definitions, metadata, offline_engine, "
         "online_store, project"]),
     "unknown sqlite key": ("project: p\nonline_store: {type: sqlite, url: x}\n", [
         "online_store.url: unknown key; accepted keys: path, type"]),

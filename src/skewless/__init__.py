@@ -4,6 +4,22 @@ A feature is defined once, in Python, and that one definition builds point-in-ti
 training data, serves the latest values online, and describes "normal" for monitoring.
 """
 
+from skewless._api import (
+    alias_history,
+    delete_alias,
+    delete_model_version,
+    get_model_version,
+    get_run,
+    lineage,
+    list_models,
+    load_model,
+    model_versions,
+    register_model,
+    rollback,
+    search_runs,
+    set_alias,
+    start_run,
+)
 from skewless._store import FeatureStore
 from skewless.errors import SkewlessError
 from skewless.features import (
@@ -29,4 +45,18 @@ __all__ = [
     "SkewlessError",
     "Source",
     "__version__",
+    "alias_history",
+    "delete_alias",
+    "delete_model_version",
+    "get_model_version",
+    "get_run",
+    "lineage",
+    "list_models",
+    "load_model",
+    "model_versions",
+    "register_model",
+    "rollback",
+    "search_runs",
+    "set_alias",
+    "start_run",
 ]

@@ -1,43 +1,105 @@
-"""Creating a new project folder (``skewless init``)."""
+"""A project's tracking and registry side: runs, models and artifacts, opened on first use.
+
+``skewless.start_run``, ``skewless.load_model`` and the other module-level functions work on
+the current project — ``$SKEWLESS_PROJECT``, else the current folder or its nearest parent with
+a ``skewless.yaml`` — or on the one named by their ``project=`` argument.
+"""
 
 from __future__ import annotations
 
-import re
-from importlib import resources
+import getpass
+import os
+import threading
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from skewless.config import CONFIG_FILE
-from skewless.errors import ConfigError
+from skewless.config import ProjectConfig, find_project, load_config
 
-__all__ = ["init_project"]
+if TYPE_CHECKING:
+    from skewless.artifacts import ArtifactStore
+    from skewless.metadata import Database, SqlMetadataBackend
+    from skewless.registry import Registry
+    from skewless.tracking import Run, RunStore
 
-_TEMPLATES = resources.files("skewless.features") / "_templates"
+__all__ = ["Project", "get_project"]
 
 
-def init_project(path: Path, *, example_data: bool = True) -> list[Path]:
-    """Create ``skewless.yaml``, an example ``features.py`` and (optionally) example data.
+def current_actor() -> str:
+    """Who is acting, for records: ``$SKEWLESS_USER``, else the login name."""
+    try:
+        return os.environ.get("SKEWLESS_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
-    Refuses to overwrite an existing ``skewless.yaml``. Returns the files written.
-    """
-    path = path.expanduser().resolve()
-    if (path / CONFIG_FILE).exists():
-        raise ConfigError(f"{path / CONFIG_FILE} already exists; skewless init never overwrites "
-                          "a project (delete it first to start over)")
-    name = re.sub(r"[^A-Za-z0-9_\-]+", "_", path.name).strip("_") or "project"
-    path.mkdir(parents=True, exist_ok=True)
-    written = []
-    config = (_TEMPLATES / "skewless.yaml").read_text().replace("{project}", name)
-    (path / CONFIG_FILE).write_text(config)
-    written.append(path / CONFIG_FILE)
-    definitions = path / "features.py"
-    if not definitions.exists():
-        definitions.write_text((_TEMPLATES / "features.py").read_text())
-        written.append(definitions)
-    if example_data:
-        from skewless._example_data import generate_transactions
 
-        data = path / "data" / "transactions.parquet"
-        generate_transactions(data)
-        written.append(data)
-    (path / ".gitignore").write_text("data/*.sqlite*\n.skewless/\n")
-    return written
+class Project:
+    """The metadata database, artifact store, runs and registry of one project folder."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path: Path = find_project(path)
+        self.config: ProjectConfig = load_config(self.path)
+        self.actor = current_actor()
+
+    @cached_property
+    def database(self) -> Database:
+        from skewless.metadata import Database
+
+        settings = self.config.metadata
+        return Database(settings.url, schema=settings.db_schema, base_dir=self.path)
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        from skewless.artifacts import ArtifactStore
+
+        root = self.config.artifacts.root
+        if "://" not in root and not Path(root).expanduser().is_absolute():
+            root = str(self.path / root)
+        return ArtifactStore(str(Path(root).expanduser()) if "://" not in root else root)
+
+    @cached_property
+    def runs(self) -> RunStore:
+        from skewless.tracking import RunStore
+
+        return RunStore(self.database, self.config.project)
+
+    @cached_property
+    def registry(self) -> Registry:
+        from skewless.registry import Registry
+
+        return Registry(self)
+
+    @cached_property
+    def definitions(self) -> SqlMetadataBackend:
+        from skewless.metadata import SqlMetadataBackend
+
+        return SqlMetadataBackend(self.database, self.config.project)
+
+    def start_run(self, experiment: str = "default", name: str | None = None,
+                  tags: dict[str, str] | None = None) -> Run:
+        from skewless._provenance import code_version
+        from skewless.tracking import Run
+
+        run_id, run_name, started = self.runs.create_run(experiment, name, self.actor,
+                                                         code_version())
+        run = Run(self, experiment, run_id, run_name, started)
+        for key, value in (tags or {}).items():
+            run.set_tag(key, value)
+        return run
+
+    def close(self) -> None:
+        if "database" in self.__dict__:
+            self.database.close()
+
+
+_projects: dict[Path, Project] = {}
+_lock = threading.Lock()
+
+
+def get_project(path: str | os.PathLike[str] | None = None) -> Project:
+    """The project at ``path`` (or the current one), opened once per process."""
+    folder = find_project(path)
+    with _lock:
+        if folder not in _projects:
+            _projects[folder] = Project(folder)
+        return _projects[folder]

@@ -119,7 +119,7 @@ def init(
                                                "transactions to data/.")] = True,
 ) -> None:
     """Create a project: skewless.yaml, an example features.py and example data."""
-    from skewless._project import init_project
+    from skewless._scaffold import init_project
 
     for written in init_project(path, example_data=example_data):
         out.print(f"created {written}")

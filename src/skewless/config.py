@@ -20,6 +20,7 @@ from skewless.errors import ConfigError, ProjectNotFoundError
 
 __all__ = [
     "CONFIG_FILE",
+    "ArtifactsConfig",
     "DuckDBEngineConfig",
     "MetadataConfig",
     "ProjectConfig",
@@ -32,7 +33,7 @@ __all__ = [
 CONFIG_FILE = "skewless.yaml"
 PROJECT_ENV = "SKEWLESS_PROJECT"
 _NOT_OVERRIDES = {PROJECT_ENV, "SKEWLESS_REQUIRE_SERVICES"}
-_SECTIONS = ("offline_engine", "online_store", "metadata")
+_SECTIONS = ("offline_engine", "online_store", "metadata", "artifacts")
 
 
 class _Section(BaseModel):
@@ -76,6 +77,13 @@ class MetadataConfig(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class ArtifactsConfig(_Section):
+    """Where artifacts (models, files logged to runs) live: a folder relative to the project,
+    an absolute path, or any fsspec URL such as ``s3://bucket/prefix``."""
+
+    root: str = "artifacts"
+
+
 OnlineConfig = Annotated[SQLiteOnlineConfig | RedisOnlineConfig,
                          PydanticField(discriminator="type")]
 
@@ -88,6 +96,7 @@ class ProjectConfig(_Section):
     offline_engine: DuckDBEngineConfig = DuckDBEngineConfig()
     online_store: OnlineConfig = SQLiteOnlineConfig()
     metadata: MetadataConfig = MetadataConfig()
+    artifacts: ArtifactsConfig = ArtifactsConfig()
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:

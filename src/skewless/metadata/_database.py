@@ -62,6 +62,10 @@ def _engine(url: str, base_dir: Path | None, schema: str | None) -> sa.Engine:
         @sa.event.listens_for(engine, "connect")
         def _no_implicit_begin(dbapi_connection: Any, _: Any) -> None:
             dbapi_connection.isolation_level = None
+            # WAL: readers never block the writer; a commit is one append to the log, synced
+            # at checkpoints (an application crash loses nothing committed).
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
         @sa.event.listens_for(engine, "begin")
         def _begin_immediate(connection: sa.Connection) -> None:

@@ -1,0 +1,185 @@
+"""The model registry of a project: register, load, alias, roll back, trace lineage."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from skewless._provenance import code_version, package_versions, python_version
+from skewless.errors import ModelNotFoundError, PickleNotAllowedError, RegistryError
+from skewless.registry._records import (
+    RESERVED_ALIASES,
+    AliasMove,
+    ModelSignature,
+    ModelVersion,
+)
+from skewless.registry._signature import example_to_json, infer_signature
+from skewless.registry._store import RegistryStore
+
+if TYPE_CHECKING:
+    from skewless._project import Project
+    from skewless.tracking import RunRecord
+
+__all__ = ["Lineage", "Registry", "parse_model_ref"]
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,99}$")
+
+
+def parse_model_ref(ref: str) -> tuple[str, str | int]:
+    """``"fraud@production"`` → ``("fraud", "production")``; ``"fraud/3"`` → ``("fraud", 3)``;
+    ``"fraud"`` alone means its latest version."""
+    if not isinstance(ref, str) or not ref:
+        raise ModelNotFoundError(f"model reference {ref!r}: write NAME@ALIAS, NAME/VERSION or "
+                                 "NAME@latest")
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        return name, alias
+    name, slash, number = ref.rpartition("/")
+    if slash and number.isdigit():
+        return name, int(number)
+    return ref, "latest"
+
+
+def check_model_name(name: str) -> str:
+    if not isinstance(name, str) or not _MODEL_NAME.match(name):
+        raise RegistryError(f"model name {name!r} is not valid: use letters, digits, '_', '.' "
+                            "and '-', starting with a letter or digit")
+    return name
+
+
+def check_alias(alias: str) -> str:
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias in RESERVED_ALIASES:
+        raise RegistryError(f"alias {alias!r} is not valid: use letters, digits, '_' and '-', "
+                            "starting with a letter; 'latest' is reserved")
+    return alias
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a version comes from: its run, and the feature definitions and sources it used."""
+
+    version: ModelVersion
+    run: RunRecord | None
+    definitions: list[dict[str, Any]]
+
+
+class Registry:
+    """Model versions of one project, stored in its metadata database and artifact store."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.store = RegistryStore(project.database, project.config.project)
+
+    def register_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        flavor: str | None = None,
+        signature: ModelSignature | dict[str, Any] | None = None,
+        input_example: Any = None,
+        allow_pickle: bool = False,
+        run_id: str | None = None,
+        description: str = "",
+        tags: dict[str, str] | None = None,
+        feature_service: str | None = None,
+        feature_hashes: dict[str, str] | None = None,
+        training_fingerprint: str | None = None,
+        reference_profile: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Store ``model`` and record it as the next version of ``name``.
+
+        The flavor is inferred from the model's type unless given; generic Python objects need
+        ``flavor="pickle", allow_pickle=True``. The signature is inferred from
+        ``input_example`` when not given. With ``run_id`` the run's params and metrics are
+        copied into the version, so the record stands on its own.
+        """
+        from skewless.flavors import flavor_for, get_flavor
+
+        check_model_name(name)
+        chosen = get_flavor(flavor) if flavor else flavor_for(model)
+        if isinstance(signature, dict):
+            signature = ModelSignature.from_json(signature)
+        if signature is None and input_example is not None:
+            signature = infer_signature(model, input_example)
+        run = self.project.runs.get(run_id) if run_id else None
+        prefix = f"models/{name}/{uuid.uuid4().hex}"
+        with tempfile.TemporaryDirectory(prefix="skewless-model-") as scratch:
+            folder = Path(scratch) / "model"
+            folder.mkdir()
+            spec = chosen.save(model, folder, allow_pickle=allow_pickle)
+            files = self.project.artifacts.put_directory(folder, prefix)
+        commit, dirty = code_version()
+        actor = self.project.actor
+        version = self.store.insert_version(name, {
+            "run_id": run_id, "artifact_root": prefix, "files": [vars(f) for f in files],
+            "flavor": chosen.name, "flavor_spec": spec,
+            "signature": signature.to_json() if signature else None,
+            "input_example": None if input_example is None else example_to_json(input_example),
+            "params": run.params if run else {}, "metrics": run.metrics if run else {},
+            "tags": dict(tags or {}), "description": description, "git_commit": commit,
+            "git_dirty": dirty, "python_version": python_version(),
+            "packages": package_versions(tuple(chosen.packages)),
+            "feature_service": feature_service, "feature_hashes": feature_hashes,
+            "training_fingerprint": training_fingerprint, "reference_profile": reference_profile,
+        }, actor)
+        return self.store.get(name, version)
+
+    def get_model_version(self, ref: str) -> ModelVersion:
+        name, selector = parse_model_ref(ref)
+        return self.store.get(name, self.store.resolve(name, selector))
+
+    def load_model(self, ref: str, *, allow_pickle: bool = False) -> Any:
+        """The model behind a reference, after verifying every file's SHA-256 digest."""
+        from skewless.flavors import get_flavor
+
+        record = self.get_model_version(ref)
+        if record.status != "ready":
+            raise ModelNotFoundError(f"{record.ref} was deleted")
+        if record.flavor == "pickle" and not allow_pickle:
+            raise PickleNotAllowedError(
+                f"{record.ref} is stored with pickle, which runs code when loaded; load it "
+                "with allow_pickle=True only if you trust whoever registered it")
+        with tempfile.TemporaryDirectory(prefix="skewless-load-") as scratch:
+            folder = self.project.artifacts.fetch(record.files, record.artifact_path,
+                                                  Path(scratch))
+            return get_flavor(record.flavor).load(folder, record.flavor_spec,
+                                                  allow_pickle=allow_pickle)
+
+    def set_alias(self, name: str, alias: str, version: int) -> int | None:
+        return self.store.set_alias(name, check_alias(alias), int(version), self.project.actor)
+
+    def delete_alias(self, name: str, alias: str) -> int:
+        return self.store.delete_alias(name, alias, self.project.actor)
+
+    def alias_history(self, name: str, alias: str) -> list[AliasMove]:
+        if name not in {n for n, _, _ in self.store.models()}:
+            raise self.store._unknown_model(name)
+        return self.store.history(name, alias)
+
+    def rollback(self, name: str, alias: str = "production") -> tuple[int, int]:
+        return self.store.rollback(name, alias, self.project.actor)
+
+    def delete_model_version(self, name: str, version: int) -> None:
+        self.store.delete_version(name, int(version), self.project.actor)
+
+    def lineage(self, ref: str) -> Lineage:
+        """The version, its run, and each feature definition it was trained on with its
+        source, looked up by content hash in the definitions history."""
+        record = self.get_model_version(ref)
+        run = self.project.runs.get(record.run_id) if record.run_id else None
+        definitions = []
+        if record.feature_hashes:
+            history = self.project.definitions
+            for key, digest in sorted(record.feature_hashes.items()):
+                kind, _, view = key.partition(":")  # "feature_view:user_stats"
+                match = next((d for d in history.definition_history(kind, view)
+                              if d.definition_hash == digest), None)
+                definitions.append({"kind": kind, "name": view, "hash": digest,
+                                    "spec": match.spec if match else None})
+        return Lineage(record, run, definitions)

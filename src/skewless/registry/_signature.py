@@ -1,0 +1,48 @@
+"""Inferring a model's signature from an input example."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from skewless.registry._records import ColumnSpec, ModelSignature
+
+__all__ = ["example_to_json", "infer_signature"]
+
+
+def _dtype(values: Any) -> str:
+    kind = np.asarray(values).dtype.kind
+    return {"f": "float64", "i": "int64", "u": "int64", "b": "bool", "M": "timestamp"}.get(
+        kind, "string")
+
+
+def _columns(data: Any, prefix: str) -> list[ColumnSpec]:
+    if hasattr(data, "dtypes") and hasattr(data, "columns"):  # a pandas DataFrame
+        return [ColumnSpec(str(c), _dtype(data[c])) for c in data.columns]
+    if isinstance(data, dict):
+        return [ColumnSpec(str(k), _dtype(v)) for k, v in data.items()]
+    array = np.asarray(data)
+    if array.ndim <= 1:
+        return [ColumnSpec(prefix, _dtype(array))]
+    return [ColumnSpec(f"{prefix}{i}", _dtype(array[:, i])) for i in range(array.shape[1])]
+
+
+def infer_signature(model: Any, input_example: Any) -> ModelSignature:
+    """Inputs from the example's columns; outputs from the model's answer to it."""
+    outputs: list[ColumnSpec] = []
+    if hasattr(model, "predict"):
+        outputs = [ColumnSpec("prediction", _dtype(model.predict(input_example)))]
+        if hasattr(model, "predict_proba"):
+            outputs.append(ColumnSpec("probabilities", "float64"))
+    return ModelSignature(_columns(input_example, "x"), outputs)
+
+
+def example_to_json(example: Any, rows: int = 5) -> Any:
+    """A few rows of the example as JSON data, for the record."""
+    if hasattr(example, "head") and hasattr(example, "to_json"):
+        return json.loads(example.head(rows).to_json(orient="records", date_format="iso"))
+    if isinstance(example, dict):
+        return {str(k): np.asarray(v)[:rows].tolist() for k, v in example.items()}
+    return np.asarray(example)[:rows].tolist()

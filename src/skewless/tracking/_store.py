@@ -1,0 +1,205 @@
+"""Runs in the metadata database: experiments, runs and what is logged to them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from skewless._time import to_utc, utc_now
+from skewless.errors import FilterError, TrackingError
+from skewless.metadata import _tables as t
+from skewless.metadata._database import Database
+from skewless.tracking._filter import Condition, FieldRef, parse_filter, parse_order_by
+from skewless.tracking._records import MetricPoint, RunRecord, RunStatus
+
+__all__ = ["RunStore"]
+
+_VALUE_TABLES = {"params": t.run_params, "tags": t.run_tags, "metrics": t.run_latest_metrics}
+_COMPARE = {"=": "__eq__", "!=": "__ne__", ">": "__gt__", ">=": "__ge__", "<": "__lt__",
+            "<=": "__le__"}
+
+
+def _compare(column: sa.ColumnElement[Any], operator: str, value: object) -> Any:
+    if operator == "like":
+        return column.like(value)
+    if operator == "ilike":
+        return column.ilike(value)
+    return getattr(column, _COMPARE[operator])(value)
+
+
+class RunStore:
+    """Reads and writes runs of one project; every write is a single transaction."""
+
+    def __init__(self, database: Database, project: str) -> None:
+        self.database = database
+        self.project = project
+        self._experiments: dict[str, int] = {}
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def experiment_id(self, name: str, actor: str) -> int:
+        """The id of an experiment, created on first use (safe under concurrency)."""
+        if name not in self._experiments:
+            e = t.experiments
+            with self.database.transaction() as connection:
+                connection.execute(self.database.upsert(e).values(
+                    project=self.project, name=name, created_at=utc_now(), created_by=actor
+                ).on_conflict_do_nothing())
+                self._experiments[name] = connection.execute(
+                    sa.select(e.c.id).where(e.c.project == self.project, e.c.name == name)
+                ).scalar_one()
+        return self._experiments[name]
+
+    def create_run(self, experiment: str, name: str | None, actor: str,
+                   git: tuple[str | None, bool | None]) -> tuple[str, str, datetime]:
+        """Insert a running run; returns its id, name and start time."""
+        experiment_id = self.experiment_id(experiment, actor)
+        run_id = uuid.uuid4().hex
+        name = name or f"run-{run_id[:8]}"
+        started = utc_now()
+        with self.database.transaction() as connection:
+            connection.execute(sa.insert(t.runs).values(
+                id=run_id, project=self.project, experiment_id=experiment_id, name=name,
+                status="running", start_time=started, created_by=actor, git_commit=git[0],
+                git_dirty=git[1]))
+        return run_id, name, started
+
+    def write(self, run_id: str, *, params: Mapping[str, str] = {}, tags: Mapping[str, str] = {},
+              metrics: Sequence[MetricPoint] = (), artifacts: Sequence[tuple[str, str, int]] = (),
+              finish: tuple[RunStatus, str | None] | None = None) -> None:
+        """Store a batch of logged values, and optionally end the run, in one transaction.
+
+        A param already stored with another value is refused: params describe the run and
+        never change.
+        """
+        with self.database.transaction() as connection:
+            if params:
+                self._write_params(connection, run_id, params)
+            for key, value in tags.items():
+                connection.execute(self.database.upsert(t.run_tags).values(
+                    run_id=run_id, key=key, value=value).on_conflict_do_update(
+                    index_elements=["run_id", "key"], set_={"value": value}))
+            if metrics:
+                connection.execute(sa.insert(t.run_metrics), [
+                    {"run_id": run_id, "key": m.key, "value": m.value, "step": m.step,
+                     "timestamp": m.timestamp} for m in metrics])
+                self._write_latest(connection, run_id, metrics)
+            for path, digest, size in artifacts:
+                connection.execute(self.database.upsert(t.run_artifacts).values(
+                    run_id=run_id, path=path, sha256=digest, size=size).on_conflict_do_update(
+                    index_elements=["run_id", "path"], set_={"sha256": digest, "size": size}))
+            if finish is not None:
+                status, error = finish
+                connection.execute(sa.update(t.runs).where(t.runs.c.id == run_id).values(
+                    status=status, error=error, end_time=utc_now()))
+
+    def _write_params(self, connection: sa.Connection, run_id: str,
+                      params: Mapping[str, str]) -> None:
+        p = t.run_params
+        stored = dict(connection.execute(sa.select(p.c.key, p.c.value).where(
+            p.c.run_id == run_id, p.c.key.in_(list(params)))).all())
+        for key, value in params.items():
+            if key in stored and stored[key] != value:
+                raise TrackingError(f"param {key!r} of run {run_id} is already {stored[key]!r}; "
+                                    f"params never change — log {value!r} under another name "
+                                    "or in a new run")
+        new = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()
+               if k not in stored]
+        if new:
+            connection.execute(sa.insert(p), new)
+
+    def _write_latest(self, connection: sa.Connection, run_id: str,
+                      metrics: Sequence[MetricPoint]) -> None:
+        latest: dict[str, MetricPoint] = {}
+        for point in metrics:
+            known = latest.get(point.key)
+            if known is None or (point.step, point.timestamp) >= (known.step, known.timestamp):
+                latest[point.key] = point
+        m = t.run_latest_metrics
+        upsert = self.database.upsert(m)
+        connection.execute(upsert.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"value": upsert.excluded.value, "step": upsert.excluded.step,
+                  "timestamp": upsert.excluded.timestamp},
+            where=m.c.step <= upsert.excluded.step,
+        ), [{"run_id": run_id, "key": p.key, "value": p.value, "step": p.step,
+             "timestamp": p.timestamp} for p in latest.values()])
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunRecord:
+        records = self._records(sa.and_(t.runs.c.id == run_id), [], None)
+        if not records:
+            raise TrackingError(f"no run {run_id!r} in project {self.project!r}; list runs with "
+                                "`skewless runs list`")
+        return records[0]
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
+        m = t.run_metrics
+        with self.database.transaction() as connection:
+            rows = connection.execute(sa.select(m).where(m.c.run_id == run_id, m.c.key == key)
+                                      .order_by(m.c.step, m.c.timestamp, m.c.id))
+            return [MetricPoint(r.key, r.value, r.step, r.timestamp) for r in rows]
+
+    def search(self, experiment: str | None, filter: str | None, order_by: list[str] | None,
+               limit: int) -> list[RunRecord]:
+        """Runs matching every condition of ``filter``, ordered, at most ``limit``."""
+        conditions = [self._condition(c) for c in parse_filter(filter)]
+        if experiment is not None:
+            conditions.append(t.experiments.c.name == experiment)
+        return self._records(sa.and_(sa.true(), *conditions), parse_order_by(order_by), limit)
+
+    def _column(self, field: FieldRef) -> sa.ColumnElement[Any]:
+        if field.kind == "attributes":
+            return t.runs.c.id if field.key == "run_id" else t.runs.c[field.key]
+        table = _VALUE_TABLES[field.kind]
+        return sa.select(table.c.value).where(table.c.run_id == t.runs.c.id,
+                                              table.c.key == field.key).scalar_subquery()
+
+    def _condition(self, condition: Condition) -> Any:
+        value: object = condition.value
+        if condition.field.key in ("start_time", "end_time"):
+            try:
+                value = to_utc(datetime.fromisoformat(str(value)), condition.field.key)
+            except ValueError as exc:
+                raise FilterError(f"{condition.field} needs an ISO 8601 time with a zone, "
+                                  f"e.g. '2024-03-01T00:00:00Z', not {value!r}") from exc
+        if condition.field.kind == "attributes":
+            return _compare(self._column(condition.field), condition.operator, value)
+        table = _VALUE_TABLES[condition.field.kind]
+        return sa.exists().where(table.c.run_id == t.runs.c.id,
+                                 table.c.key == condition.field.key,
+                                 _compare(table.c.value, condition.operator, value))
+
+    def _records(self, where: Any, order: list[Any], limit: int | None) -> list[RunRecord]:
+        r, e = t.runs, t.experiments
+        query = (sa.select(r, e.c.name.label("experiment")).join(e, e.c.id == r.c.experiment_id)
+                 .where(r.c.project == self.project, where))
+        for item in order:
+            column = self._column(item.field)
+            query = query.order_by(column.desc().nulls_last() if item.descending
+                                   else column.asc().nulls_last())
+        query = query.order_by(r.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.database.transaction() as connection:
+            rows = connection.execute(query).all()
+            ids = [row.id for row in rows]
+            values: dict[str, dict[str, dict[str, Any]]] = {i: {"params": {}, "tags": {},
+                                                                "metrics": {}, "artifacts": {}}
+                                                            for i in ids}
+            for kind, table in (*_VALUE_TABLES.items(), ("artifacts", t.run_artifacts)):
+                key, value = (table.c.path, table.c.sha256) if kind == "artifacts" \
+                    else (table.c.key, table.c.value)
+                for start in range(0, len(ids), 500):
+                    for run_id, k, v in connection.execute(sa.select(
+                            table.c.run_id, key, value).where(
+                            table.c.run_id.in_(ids[start:start + 500]))):
+                        values[run_id][kind][k] = v
+        return [RunRecord(row.id, row.experiment, row.name, row.status, row.start_time,
+                          row.end_time, row.created_by, row.git_commit, row.git_dirty, row.error,
+                          **values[row.id]) for row in rows]
