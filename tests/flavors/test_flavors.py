@@ -176,9 +176,14 @@ def test_xgboost_classifier(tmp_path: Path, X: np.ndarray, y_binary: np.ndarray)
     assert_same_predictions(model, loaded, X)
 
 
-def test_xgboost_regressor(tmp_path: Path, X: np.ndarray, y_numeric: np.ndarray) -> None:
+def test_xgboost_regressor_and_booster(tmp_path: Path, X: np.ndarray,
+                                       y_numeric: np.ndarray) -> None:
     model = xgboost.XGBRegressor(n_estimators=5, max_depth=3).fit(X, y_numeric)
-    assert_same_predictions(model, round_trip(model, tmp_path / "m"), X, proba=False)
+    assert_same_predictions(model, round_trip(model, tmp_path / "regressor"), X, proba=False)
+    booster = round_trip(model.get_booster(), tmp_path / "booster")
+    assert type(booster) is xgboost.Booster
+    matrix = xgboost.DMatrix(X)
+    np.testing.assert_array_equal(booster.predict(matrix), model.get_booster().predict(matrix))
 
 
 @pytest.mark.parametrize("kind", ["XGBModel", "os.system", "DMatrix"])
@@ -200,10 +205,10 @@ def lgbm(kind: type, X: Any, y: Any) -> Any:
 
 
 def test_lightgbm_binary_classifier(tmp_path: Path, X: np.ndarray, y_binary: np.ndarray) -> None:
-    model = lgbm(lightgbm.LGBMClassifier, X, y_binary)
+    model = lgbm(lightgbm.LGBMClassifier, X, np.where(y_binary == 1, "yes", "no"))
     loaded = round_trip(model, tmp_path / "m")
     assert_same_predictions(model, loaded, X)
-    assert loaded.predict(X).dtype == model.predict(X).dtype
+    assert set(loaded.predict(X)) == {"yes", "no"}
 
 
 def test_lightgbm_multiclass_with_string_labels(tmp_path: Path, frame: pd.DataFrame,

@@ -38,14 +38,14 @@ values = st.fixed_dictionaries({
 
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[list[Row], bool]:
-    """Source rows (keys 0..3) and whether the source has a created column.
+    """Source rows (keys 0..2; entity rows also ask for key 3) and whether the source has a created column.
 
     With a created column each (key, event time) gets up to three versions with distinct
     created times (null meaning the event time), so ties on event time are frequent.
     """
     has_created = draw(st.booleans())
-    events = draw(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12)),
-                           min_size=1, max_size=15, unique=True))
+    events = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 8)),
+                           min_size=3, max_size=24, unique=True))
     versions = st.lists(st.sampled_from([None, -1, 0, 1, 2, 4, 6]), min_size=1, max_size=3,
                         unique_by=lambda delay: delay or 0)
     rows = []
@@ -57,9 +57,9 @@ def histories(draw: st.DrawFn) -> tuple[list[Row], bool]:
 
 
 entity_rows = st.lists(
-    st.tuples(st.integers(0, 4).map(lambda key: (key,)),
-              st.integers(-1, 16).map(lambda step: T0 + step * STEP)),
-    min_size=1, max_size=15)
+    st.tuples(st.integers(0, 3).map(lambda key: (key,)),
+              st.integers(-1, 11).map(lambda step: T0 + step * STEP)),
+    min_size=1, max_size=20)
 durations = st.integers(1, 8).map(lambda steps: steps * STEP)
 aggregation_specs = st.lists(
     st.builds(lambda function, window: sk.Aggregation("x", function, window),

@@ -110,5 +110,6 @@ class OnnxFlavor(Flavor):
             session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         outputs = [node.name for node in session.get_outputs()]
         probabilities = next((name for name in outputs[1:] if "prob" in name.lower()), None)
-        return OnnxModel(session) if probabilities is None else OnnxClassifier(session,
-                                                                               probabilities)
+        if probabilities is None:
+            return OnnxModel(session)
+        return OnnxClassifier(session, probabilities)

@@ -9,6 +9,10 @@ visibility time (a running arg-max over visibility order); the ASOF join then lo
 
 Windowed aggregations are a range join of entity rows onto events of the largest window, with
 one filtered aggregate per (function, window).
+
+Rows without an event time are never visible. Nanosecond times (pandas 2 and Spark write them)
+are rounded *up* to the microsecond: entity times are whole microseconds, so a row is then
+visible exactly when its nanosecond time is, and no row is ever seen before it happened.
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ _SQL_TYPES = {"int64": "BIGINT", "float64": "DOUBLE", "string": "VARCHAR", "bool
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
              "UBIGINT", "HUGEINT"}
 _FLOATS = {"FLOAT", "DOUBLE", "REAL"}
+_AWARE_TIMES = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ", "TIMESTAMPTZ_NS"}
 _NAIVE_TIMES = {"TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATETIME"}
+_NANOSECOND_TIMES = {"TIMESTAMP_NS", "TIMESTAMPTZ_NS"}
 _AGGREGATES = {"count": "count({x})", "sum": "sum({x})", "mean": "avg({x})", "min": "min({x})",
                "max": "max({x})", "std": "stddev_samp({x})",
                "last": "arg_max({x}, struct_pack(__ts, __cr))"}
@@ -69,11 +75,18 @@ def _dtype(duck_type: str) -> str:
         return "string"
     if upper == "BOOLEAN":
         return "bool"
-    if upper == "TIMESTAMP WITH TIME ZONE":
+    if upper in _AWARE_TIMES:
         return "timestamp"
     if upper in _NAIVE_TIMES:
         return "timestamp_naive"
     return f"other:{duck_type}"
+
+
+def _microseconds_up(column: str) -> str:
+    """A nanosecond time column as a naive microsecond ``TIMESTAMP``, rounded up (DuckDB's
+    cast rounds to the nearest, which could make a row visible up to 500ns early)."""
+    nanos = f"epoch_ns({column})"
+    return f"make_timestamp({nanos} // 1000 + CAST({nanos} % 1000 > 0 AS BIGINT))"
 
 
 def _interval(duration: timedelta) -> str:
@@ -123,13 +136,14 @@ class DuckDBEngine(OfflineEngine):
         finally:
             cursor.close()
 
-    def source_columns(self, source: Source) -> dict[str, str]:
+    def _duck_types(self, source: Source) -> dict[str, str]:
+        """Column name → DuckDB type of a source (cached); SourceError when it has no rows."""
         key = tuple(str(v) for v in source.spec().values())
         if key not in self._columns:
             described = self._run(f"DESCRIBE SELECT * FROM {self._scan(source)}",
                                   f"reading source {source.path!r}")
             columns = dict(zip(described["column_name"].to_pylist(),
-                               map(_dtype, described["column_type"].to_pylist()), strict=True))
+                               described["column_type"].to_pylist(), strict=True))
             rows = self._run(f"SELECT count(*) AS n FROM {self._scan(source)}",
                              f"counting rows of {source.path!r}")["n"][0].as_py()
             if rows == 0:
@@ -137,10 +151,19 @@ class DuckDBEngine(OfflineEngine):
             self._columns[key] = columns
         return self._columns[key]
 
+    def source_columns(self, source: Source) -> dict[str, str]:
+        return {name: _dtype(duck_type) for name, duck_type in self._duck_types(source).items()}
+
     def _time(self, source: Source, column: str) -> str:
-        dtype = self.source_columns(source).get(column)
+        duck_type = self._duck_types(source).get(column, "").upper()
+        dtype = _dtype(duck_type) if duck_type else None
+        quoted = _quote(column)
+        if duck_type in _NANOSECOND_TIMES:
+            quoted = _microseconds_up(quoted)
+            if dtype == "timestamp":  # epoch_ns counted from UTC: make it aware again
+                return f"timezone('UTC', {quoted})"
         if dtype == "timestamp":
-            return _quote(column)
+            return quoted
         if dtype == "timestamp_naive":
             if source.timezone is None:
                 raise TimestampError(
@@ -148,7 +171,7 @@ class DuckDBEngine(OfflineEngine):
                     "zone; store them as UTC-aware timestamps, or declare their zone with "
                     "Source(..., timezone='UTC')"
                 )
-            return f"timezone({_literal(source.timezone)}, {_quote(column)})"
+            return f"timezone({_literal(source.timezone)}, {quoted})"
         raise SourceSchemaError(
             f"column {column!r} of source {source.path!r} is {dtype or 'missing'}, "
             "not a timestamp"
@@ -166,7 +189,7 @@ class DuckDBEngine(OfflineEngine):
             expression = (self._time(source, column) if dtype == "timestamp"
                           else f"CAST({_quote(column)} AS {_SQL_TYPES[dtype]})")
             select.append(f"{expression} AS {_quote(column)}")
-        return f"SELECT {', '.join(select)} FROM {self._scan(source)}"
+        return f"SELECT {', '.join(select)} FROM {self._scan(source)} WHERE {ts} IS NOT NULL"
 
     def _fields_sql(self, query: ViewQuery, as_of_created: bool) -> str:
         view = query.view
@@ -243,8 +266,8 @@ class DuckDBEngine(OfflineEngine):
         for i, (_, names) in enumerate(parts):
             select += [n if " AS " in n else f"p{i}.{_quote(n)}" for n in names]
             joins.append(f"LEFT JOIN p{i} ON p{i}.{ROW} = e.{ROW}")
-        sql = (f"WITH {ctes} SELECT {', '.join(select)} FROM __entities e {' '.join(joins)} "
-               f"ORDER BY e.{ROW}")
+        sql = (f"{f'WITH {ctes} ' if parts else ''}SELECT {', '.join(select)} "
+               f"FROM __entities e {' '.join(joins)} ORDER BY e.{ROW}")
         result = self._run(sql, "historical retrieval", {"__entities": entities})
         return _with_utc(result)
 
