@@ -3,6 +3,7 @@ API: ``--project PATH``, else ``$SKEWLESS_PROJECT``, else the current folder and
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -21,7 +22,10 @@ from skewless.errors import EntityFrameError, SkewlessError, TimestampError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from skewless._project import Project
     from skewless._store import FeatureStore
+    from skewless.registry import ModelVersion
+    from skewless.tracking import RunRecord
 
 __all__ = ["app", "main"]
 
@@ -34,6 +38,12 @@ app = typer.Typer(
 )
 features_app = typer.Typer(help="Inspect the applied feature definitions.", no_args_is_help=True)
 app.add_typer(features_app, name="features")
+runs_app = typer.Typer(help="Inspect experiment runs.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+models_app = typer.Typer(help="Inspect and manage registered models.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+alias_app = typer.Typer(help="Set or delete model aliases.", no_args_is_help=True)
+models_app.add_typer(alias_app, name="alias")
 
 out = Console()
 err = Console(stderr=True)
@@ -352,6 +362,279 @@ def _compact_json(document: dict[str, dict[str, list[Any]]]) -> str:
                            for name, values in columns.items())
         sections.append(f"  {encode(section)}: {{\n{lines}\n  }}")
     return "{\n" + ",\n".join(sections) + "\n}"
+
+
+# -- runs ---------------------------------------------------------------------------------------
+
+
+def _project(project: Path | None) -> Project:
+    from skewless._project import get_project
+
+    return get_project(project)
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def _print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+@runs_app.command("list")
+@_user_errors
+def runs_list(
+    experiment: Annotated[str | None, typer.Option("--experiment", "-e", help="Only this "
+                                                   "experiment.", show_default=False)] = None,
+    filter: Annotated[str | None, typer.Option("--filter", help="e.g. \"metrics.auc > 0.8 and "
+                                               "params.max_depth = '6'\"",
+                                               show_default=False)] = None,
+    order_by: Annotated[list[str] | None, typer.Option("--order-by", help="e.g. 'metrics.auc "
+                                                       "DESC' (repeatable); newest first by "
+                                                       "default.", show_default=False)] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List runs, filtered and ordered like skewless.search_runs."""
+    runs = _project(project).runs.search(experiment, filter, order_by, limit)
+    if as_json:
+        _print_json(runs)
+        return
+    metric_names = sorted({k for r in runs for k in r.metrics})[:6]
+    table = Table("run", "experiment", "name", "status", "started", *metric_names)
+    for run in runs:
+        table.add_row(run.run_id[:12], run.experiment, run.name, run.status,
+                      _when(run.start_time),
+                      *(f"{run.metrics[m]:.4g}" if m in run.metrics else "" for m in metric_names))
+    out.print(table)
+    out.print(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
+
+
+def _run(project: Project, run_id: str) -> RunRecord:
+    """A run by id, or by a unique prefix of at least 6 characters (as `runs list` shows)."""
+    from skewless.errors import TrackingError
+
+    if len(run_id) >= 32:
+        return project.runs.get(run_id)
+    matches = [r for r in project.runs.search(None, f"run_id like '{run_id}%'", None, 2)]
+    if len(run_id) < 6 or len(matches) != 1:
+        raise TrackingError(f"{run_id!r} names {'no' if not matches else 'more than one'} run; "
+                            "give at least 6 characters of an id from `skewless runs list`")
+    return matches[0]
+
+
+@runs_app.command("show")
+@_user_errors
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="A run id (or a unique prefix).")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one run: status, code version, params, metrics, tags, artifacts."""
+    run = _run(_project(project), run_id)
+    if as_json:
+        _print_json(run)
+        return
+    out.print(f"[bold]run {run.run_id}[/]  {run.name}  experiment {run.experiment}")
+    out.print(f"status {run.status}, started {_when(run.start_time)}, ended "
+              f"{_when(run.end_time)} by {run.created_by}")
+    out.print(f"code {run.git_commit or 'not in git'}"
+              f"{' (uncommitted changes)' if run.git_dirty else ''}")
+    for title, values in (("params", run.params), ("metrics", run.metrics),
+                          ("tags", run.tags), ("artifacts", run.artifacts)):
+        if values:
+            table = Table("name", "value", title=title, title_justify="left")
+            for key, value in sorted(values.items()):
+                table.add_row(key, str(value))
+            out.print(table)
+    if run.error:
+        err.print(f"[red]{run.error}[/]", markup=True, highlight=False)
+
+
+@runs_app.command("compare")
+@_user_errors
+def runs_compare(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids (or prefixes).")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Params and metrics of several runs side by side; differing rows are highlighted."""
+    context = _project(project)
+    runs = [_run(context, run_id) for run_id in run_ids]
+    rows = {f"params.{k}": [r.params.get(k) for r in runs] for k in
+            sorted({k for r in runs for k in r.params})}
+    rows.update({f"metrics.{k}": [r.metrics.get(k) for r in runs] for k in
+                 sorted({k for r in runs for k in r.metrics})})
+    if as_json:
+        _print_json({"runs": [r.run_id for r in runs], "rows": rows})
+        return
+    table = Table("", *(f"{r.name}\n{r.run_id[:12]}" for r in runs))
+    for name, values in rows.items():
+        differs = len({str(v) for v in values}) > 1
+        table.add_row(name, *("" if v is None else str(v) for v in values),
+                      style="bold yellow" if differs else None)
+    out.print(table)
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+@models_app.command("list")
+@_user_errors
+def models_list(project: ProjectOption = None, as_json: JsonOption = False) -> None:
+    """Every registered model with its latest version and aliases."""
+    registry = _project(project).registry
+    models = [(name, latest, registry.store.aliases(name))
+              for name, latest, _ in registry.store.models()]
+    if as_json:
+        _print_json([{"name": n, "latest_version": v, "aliases": a} for n, v, a in models])
+        return
+    table = Table("model", "latest version", "aliases")
+    for name, latest, aliases in models:
+        table.add_row(name, str(latest), ", ".join(f"{a} → {v}" for a, v in sorted(
+            aliases.items())))
+    out.print(table)
+
+
+def _version_row(version: ModelVersion) -> list[str]:
+    return [str(version.version), version.status, ", ".join(version.aliases), version.flavor,
+            _when(version.created_at), version.created_by, (version.run_id or "")[:12],
+            ", ".join(f"{k}={v:.4g}" for k, v in sorted(version.metrics.items())[:3])]
+
+
+@models_app.command("versions")
+@_user_errors
+def models_versions(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """All versions of a model, oldest first."""
+    versions = _project(project).registry.store.versions(name)
+    if as_json:
+        _print_json(versions)
+        return
+    table = Table("version", "status", "aliases", "flavor", "created", "by", "run", "metrics")
+    for version in versions:
+        table.add_row(*_version_row(version))
+    out.print(table)
+
+
+@models_app.command("show")
+@_user_errors
+def models_show(
+    ref: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME@latest.")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Everything recorded about one model version."""
+    context = _project(project)
+    version = context.registry.get_model_version(ref)
+    if as_json:
+        _print_json(version)
+        return
+    out.print(f"[bold]{version.ref}[/]  {version.status}  aliases: "
+              f"{', '.join(version.aliases) or 'none'}")
+    out.print(f"flavor {version.flavor}, artifact {context.artifacts.uri(version.artifact_path)}")
+    for file in version.files:
+        out.print(f"  {file.path.removeprefix(version.artifact_path + '/')}  sha256 "
+                  f"{file.sha256}  {file.size} bytes")
+    out.print(f"created {_when(version.created_at)} by {version.created_by}; run "
+              f"{version.run_id or 'none'}; code {version.git_commit or 'not in git'}"
+              f"{' (uncommitted changes)' if version.git_dirty else ''}")
+    out.print(f"python {version.python_version}; "
+              + ", ".join(f"{k} {v}" for k, v in sorted(version.packages.items())))
+    if version.signature:
+        out.print("inputs: " + ", ".join(f"{c.name}:{c.dtype}" for c in version.signature.inputs))
+    if version.params or version.metrics:
+        out.print(f"params {version.params}\nmetrics {version.metrics}")
+    if version.feature_service:
+        out.print(f"feature service {version.feature_service}")
+
+
+@alias_app.command("set")
+@_user_errors
+def alias_set(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Argument(help="Alias, e.g. production, staging, archived.")],
+    version: Annotated[int, typer.Argument(help="Version number.")],
+    project: ProjectOption = None,
+) -> None:
+    """Point NAME@ALIAS at VERSION (recorded in the alias history)."""
+    before = _project(project).registry.set_alias(name, alias, version)
+    moved = f"from {before} " if before is not None else ""
+    out.print(f"{name}@{alias}: {moved}→ {version}")
+
+
+@alias_app.command("delete")
+@_user_errors
+def alias_delete(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Argument(help="Alias to remove.")],
+    project: ProjectOption = None,
+) -> None:
+    """Remove an alias (recorded in the alias history)."""
+    before = _project(project).registry.delete_alias(name, alias)
+    out.print(f"{name}@{alias} removed (was {before})")
+
+
+@models_app.command("rollback")
+@_user_errors
+def models_rollback(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Option(help="The alias to move back.")] = "production",
+    project: ProjectOption = None,
+) -> None:
+    """Move an alias back to the version it pointed at before its last move."""
+    before, after = _project(project).registry.rollback(name, alias)
+    out.print(f"{name}@{alias}: rolled back from {before} to {after}")
+
+
+@models_app.command("lineage")
+@_user_errors
+def models_lineage(
+    ref: Annotated[str, typer.Argument(help="NAME@ALIAS, NAME/VERSION or NAME@latest.")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Where a version comes from: run → params/metrics → features and their sources."""
+    from rich.tree import Tree
+
+    lineage = _project(project).registry.lineage(ref)
+    version = lineage.version
+    if as_json:
+        _print_json(lineage)
+        return
+    tree = Tree(f"[bold]{version.ref}[/] ({version.flavor}, code "
+                f"{(version.git_commit or 'not in git')[:12]})")
+    run = lineage.run
+    branch = tree.add(f"run {run.run_id} ({run.name}, {run.status})" if run else "no run")
+    if run:
+        for key, value in sorted(run.params.items()):
+            branch.add(f"param {key} = {value}")
+        for key, metric in sorted(run.metrics.items()):
+            branch.add(f"metric {key} = {metric:.6g}")
+    features = tree.add(f"feature service {version.feature_service or 'none'}"
+                        + (f", training data {version.training_fingerprint[:12]}"
+                           if version.training_fingerprint else ""))
+    for definition in lineage.definitions:
+        node = features.add(f"{definition['kind']} {definition['name']} "
+                            f"{definition['hash'][:12]}")
+        spec = definition["spec"]
+        if spec is None:
+            node.add("[red]definition not found in this project's history[/]")
+        elif "source" in spec:
+            node.add(f"source {spec['source']['path']} (time {spec['source']['timestamp']})")
+    out.print(tree)
 
 
 def main() -> None:

@@ -250,6 +250,45 @@ def check_empty_entity_table(factory: OfflineEngineFactory) -> None:
             expect(name in result.column_names, f"the empty result has no column {name!r}")
 
 
+def check_historical_without_queries(factory: OfflineEngineFactory) -> None:
+    """No queries (on-demand views of request values only) still give one row per entity."""
+    with _fresh(factory) as (engine, _):
+        result = _historical(engine, [], [T0, T0, T0 - HOUR], user_id=[1, 1, 2])
+        expect_equal(result.column_names, [ROW], "columns of a result without queries")
+
+
+def check_rows_without_event_time_are_ignored(factory: OfflineEngineFactory) -> None:
+    """A source row with a null event time is never visible, whatever its created time."""
+    with _fresh(factory) as (engine, base):
+        view = _view(_source(base, {"user_id": [1, 1], "ts": [T0, None], "created": [T0, T0],
+                                    "x": [1.0, 2.0]}),
+                     aggregations=[Aggregation("x", "count", "1d")])
+        for as_of_created in (True, False):
+            result = _historical(engine, _query(view), [T0 + HOUR], user_id=[1],
+                                 as_of_created=as_of_created)
+            expect_equal((_values(result, "v", "x"), _values(result, "v", "x_count_1d")),
+                         ([1.0], [1]), f"x and its count, as_of_created={as_of_created}")
+
+
+def check_nanosecond_times_are_never_early(factory: OfflineEngineFactory) -> None:
+    """Nanosecond source times (aware, or naive in a declared zone) count from the exact
+    instant: a row 400ns after t is not visible at t, and is at the next microsecond."""
+    nanos = (T0 - datetime(1970, 1, 1, tzinfo=UTC)) // US * 1_000 + 400
+    paris = nanos + HOUR // US * 1_000  # the same instant on the wall clocks of Paris
+    cases = [("aware", pa.array([nanos], pa.timestamp("ns", tz="UTC")), None),
+             ("naive", pa.array([paris], pa.timestamp("ns")), "Europe/Paris")]
+    for what, ts, timezone in cases:
+        with _fresh(factory) as (engine, base):
+            view = _view(_source(base, {"user_id": [1], "ts": ts, "x": [1.0]},
+                                 timezone=timezone),
+                         aggregations=[Aggregation("x", "count", "1h")])
+            result = _historical(engine, _query(view), [T0, T0 + US], user_id=[1, 1])
+            expect_equal(_values(result, "v", "x"), [None, 1.0],
+                         f"x around a row 400ns after T0 ({what} nanoseconds)")
+            expect_equal(_values(result, "v", "x_count_1h"), [0, 1],
+                         f"its count over 1h ({what} nanoseconds)")
+
+
 def check_declared_source_timezone(factory: OfflineEngineFactory) -> None:
     """Naive source times are read in the source's declared zone, daylight saving included."""
     with _fresh(factory) as (engine, base):
@@ -353,6 +392,8 @@ def check_source_columns(factory: OfflineEngineFactory) -> None:
             "f32": pa.array([1.0], pa.float32()), "f64": pa.array([1.0], pa.float64()),
             "s": pa.array(["a"]), "b": pa.array([True]), "ts": pa.array([T0], _TIMESTAMP),
             "naive": pa.array([datetime(2024, 1, 1)], pa.timestamp("us")),
+            "ts_ns": pa.array([T0], pa.timestamp("ns", tz="UTC")),
+            "naive_ns": pa.array([datetime(2024, 1, 1)], pa.timestamp("ns")),
             "day": pa.array([T0.date()], pa.date32())}), base / "typed.parquet")
         columns = engine.source_columns(Source("typed.parquet", "ts"))
         other = columns.pop("day", "")
@@ -360,7 +401,8 @@ def check_source_columns(factory: OfflineEngineFactory) -> None:
                                            f"got {other!r}")
         expect_equal(columns, {"i32": "int64", "i64": "int64", "f32": "float64",
                                "f64": "float64", "s": "string", "b": "bool", "ts": "timestamp",
-                               "naive": "timestamp_naive"}, "source columns")
+                               "naive": "timestamp_naive", "ts_ns": "timestamp",
+                               "naive_ns": "timestamp_naive"}, "source columns")
 
 
 def check_unreadable_sources_raise_source_error(factory: OfflineEngineFactory) -> None:
@@ -389,6 +431,9 @@ OFFLINE_ENGINE_CHECKS: list[Callable[[OfflineEngineFactory], None]] = [
     check_several_views_and_keys,
     check_row_order_and_duplicates,
     check_empty_entity_table,
+    check_historical_without_queries,
+    check_rows_without_event_time_are_ignored,
+    check_nanosecond_times_are_never_early,
     check_declared_source_timezone,
     check_window_bounds,
     check_aggregate_functions,
