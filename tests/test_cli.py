@@ -132,9 +132,79 @@ def test_no_project_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize("command", [[], ["init"], ["apply"], ["features", "list"],
+                                     ["runs", "list"], ["runs", "show"], ["runs", "compare"],
+                                     ["models", "list"], ["models", "show"], ["models", "versions"],
+                                     ["models", "alias", "set"], ["models", "alias", "delete"],
+                                     ["models", "rollback"], ["models", "lineage"],
                                      ["features", "describe"], ["materialize"],
                                      ["materialize-incremental"], ["historical"], ["online"]])
 def test_every_command_has_help(command: list[str]) -> None:
     output = run(*command, "--help")
     assert "Usage" in output
     assert "--help" in output
+
+
+# -- runs and models ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A project with three runs and a registered model with two versions."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    folder = tmp_path_factory.mktemp("tracked")
+    (folder / "skewless.yaml").write_text("project: tracked\n")
+    features = np.random.default_rng(0).random((60, 3))
+    model = LogisticRegression().fit(features, features[:, 0] > 0.5)
+    run_ids = []
+    for depth in (3, 6, 9):
+        with sk.start_run("fraud", name=f"depth-{depth}", project=folder) as run:
+            run.log_params({"max_depth": depth, "lr": 0.1})
+            run.log_metric("auc", 0.7 + depth / 100)
+            if depth != 9:
+                run.log_model(model, "fraud")
+        run_ids.append(run.run_id)
+    return folder, run_ids
+
+
+def test_runs_list_filter_and_order(tracked: tuple[Path, list[str]]) -> None:
+    folder, run_ids = tracked
+    listed = json.loads(run("runs", "list", "--filter", "metrics.auc > 0.75", "--order-by",
+                            "metrics.auc DESC", "--json", "-p", str(folder)))
+    assert [r["run_id"] for r in listed] == [run_ids[2], run_ids[1]]
+    bad = run("runs", "list", "--filter", "metrics.auc >", "-p", str(folder), code=1)
+    assert "expected a value" in bad
+    assert "^" in bad
+
+
+def test_runs_show_and_compare(tracked: tuple[Path, list[str]]) -> None:
+    folder, run_ids = tracked
+    shown = json.loads(run("runs", "show", run_ids[0][:8], "--json", "-p", str(folder)))
+    assert shown["params"] == {"max_depth": "3", "lr": "0.1"}
+    assert shown["status"] == "finished"
+    compared = json.loads(run("runs", "compare", *run_ids, "--json", "-p", str(folder)))
+    assert compared["rows"]["params.max_depth"] == ["3", "6", "9"]
+    assert "give at least 6 characters" in run("runs", "show", "abc", "-p", str(folder), code=1)
+
+
+def test_models_alias_rollback_and_lineage(tracked: tuple[Path, list[str]]) -> None:
+    folder, run_ids = tracked
+    assert "→ 1" in run("models", "alias", "set", "fraud", "production", "1", "-p", str(folder))
+    assert "from 1 → 2" in run("models", "alias", "set", "fraud", "production", "2", "-p",
+                               str(folder))
+    listed = json.loads(run("models", "list", "--json", "-p", str(folder)))
+    assert listed == [{"name": "fraud", "latest_version": 2, "aliases": {"production": 2}}]
+    assert "from 2 to 1" in run("models", "rollback", "fraud", "-p", str(folder))
+    shown = json.loads(run("models", "show", "fraud@production", "--json", "-p", str(folder)))
+    assert (shown["version"], shown["run_id"]) == (1, run_ids[0])
+    versions = json.loads(run("models", "versions", "fraud", "--json", "-p", str(folder)))
+    assert [v["version"] for v in versions] == [1, 2]
+    lineage = run("models", "lineage", "fraud/2", "-p", str(folder))
+    assert run_ids[1] in lineage
+    assert "param max_depth = 6" in lineage
+    assert "removed (was 1)" in run("models", "alias", "delete", "fraud", "production", "-p",
+                                    str(folder))
+    assert "no alias 'staging'" in run("models", "rollback", "fraud", "--alias", "staging", "-p",
+                                       str(folder), code=1)
+    assert "did you mean 'fraud'" in run("models", "versions", "frad", "-p", str(folder), code=1)

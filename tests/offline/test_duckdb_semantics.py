@@ -125,10 +125,13 @@ def test_latest_row_wins_even_when_its_value_is_null(offline_store: sk.FeatureSt
 @pytest.mark.parametrize("as_of_created", [True, False])
 def test_ties_on_event_time_go_to_the_latest_created(offline_store: sk.FeatureStore,
                                                      as_of_created: bool) -> None:
-    apply_view(offline_store, {"user_id": [1, 1], "ts": [T0, T0],
-                               "created": [T0 + 2 * MINUTE, T0 + MINUTE], "x": [2.0, 1.0]})
-    got = fetch_x(offline_store, [1], [T0 + HOUR], as_of_created=as_of_created)
-    assert got == [2.0]
+    # the same tie for users 1 and 2, in opposite file orders
+    apply_view(offline_store, {"user_id": [1, 1, 2, 2], "ts": [T0] * 4,
+                               "created": [T0 + 2 * MINUTE, T0 + MINUTE, T0 + MINUTE,
+                                           T0 + 2 * MINUTE],
+                               "x": [2.0, 1.0, 1.0, 2.0]})
+    got = fetch_x(offline_store, [1, 2], [T0 + HOUR] * 2, as_of_created=as_of_created)
+    assert got == [2.0, 2.0]
 
 
 @pytest.mark.parametrize(("as_of_created", "expected"),
@@ -305,24 +308,23 @@ def test_empty_windows_count_zero_and_other_functions_are_null(
 def test_all_functions_ignore_nulls_and_std_is_the_sample_std(
         offline_store: sk.FeatureStore) -> None:
     aggregations = [sk.Aggregation("x", f, "1d") for f in ALL_FUNCTIONS]
-    # user 1: values 1, 2, 4 and a later null; user 2: one value; user 3: a tie on event
-    # time decided by the created time; user 4: only nulls.
+    # user 1: values 1, 4, 2 and a later null; user 2: one value; users 3 and 4: the same tie
+    # on event time (in opposite file orders), decided by the created time; user 5: only nulls
     apply_view(offline_store, {
-        "user_id": [1, 1, 1, 1, 2, 3, 3, 4],
-        "ts": [T0, T0 + MINUTE, T0 + 2 * MINUTE, T0 + 3 * MINUTE, T0, T0, T0, T0],
-        "created": [T0] * 5 + [T0 + 2 * MINUTE, T0 + MINUTE, T0],
-        "x": [1.0, 4.0, 2.0, None, 5.0, 7.0, 6.0, None]}, fields=[], aggregations=aggregations)
-    got = fetch(offline_store, entity_frame([1, 2, 3, 4], [T0 + HOUR] * 4),
+        "user_id": [1, 1, 1, 1, 2, 3, 3, 4, 4, 5],
+        "ts": [T0, T0 + MINUTE, T0 + 2 * MINUTE, T0 + 3 * MINUTE] + [T0] * 6,
+        "created": [T0] * 5 + [T0 + 2 * MINUTE, T0 + MINUTE, T0 + MINUTE, T0 + 2 * MINUTE, T0],
+        "x": [1.0, 4.0, 2.0, None, 5.0, 7.0, 6.0, 6.0, 7.0, None]},
+        fields=[], aggregations=aggregations)
+    got = fetch(offline_store, entity_frame([1, 2, 3, 4, 5], [T0 + HOUR] * 5),
                 [f"v:{a.name}" for a in aggregations])
-    assert got["x_count_1d"] == [3, 1, 2, 0]
-    assert got["x_sum_1d"] == [7.0, 5.0, 13.0, None]
-    assert got["x_mean_1d"][:3] == pytest.approx([7 / 3, 5.0, 6.5])
-    assert got["x_mean_1d"][3] is None
-    assert got["x_min_1d"] == [1.0, 5.0, 6.0, None]
-    assert got["x_max_1d"] == [4.0, 5.0, 7.0, None]
-    assert got["x_std_1d"][0] == pytest.approx(math.sqrt(7 / 3))
-    assert got["x_std_1d"][1:] == [None, pytest.approx(math.sqrt(0.5)), None]
-    assert got["x_last_1d"] == [2.0, 5.0, 7.0, None]
+    tie = (2, 13.0, 6.5, 6.0, 7.0, math.sqrt(0.5), 7.0)
+    expected = [(3, 7.0, 7 / 3, 1.0, 4.0, math.sqrt(7 / 3), 2.0),
+                (1, 5.0, 5.0, 5.0, 5.0, None, 5.0), tie, tie,
+                (0, None, None, None, None, None, None)]
+    rows = list(zip(*(got[a.name] for a in aggregations), strict=True))
+    for user, (row, want) in enumerate(zip(rows, expected, strict=True), start=1):
+        assert row == pytest.approx(want), f"user {user}: {dict(zip(ALL_FUNCTIONS, row))}"
 
 
 @pytest.mark.parametrize(("as_of_created", "count", "total"), [(True, 1, 1.0), (False, 2, 11.0)])
@@ -359,6 +361,18 @@ def test_on_demand_view_computes_from_features_and_request_values(
     assert got["amount"] == [5.0] * 4
 
 
+def test_on_demand_view_of_request_values_only(offline_store: sk.FeatureStore) -> None:
+    odfv = sk.OnDemandFeatureView("fees", inputs=[], request_fields=[sk.Field("amount", "float64")],
+                                  function=_fee, outputs=[sk.Field("fee", "float64")])
+    offline_store.apply([odfv])
+    frame = pd.DataFrame({"event_timestamp": [T0, T0], "amount": [10.0, None]})
+    assert fetch(offline_store, frame, ["fees:fee"])["fee"] == [0.5, None]
+
+
+def _fee(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {"fee": columns["amount"] * 0.05}
+
+
 def test_full_names_separate_features_of_the_same_name(offline_store: sk.FeatureStore) -> None:
     apply_view(offline_store, {"user_id": [1], "ts": [T0], "x": [1.0]}, name="a")
     apply_view(offline_store, {"user_id": [1], "ts": [T0], "x": [2.0]}, name="b")
@@ -378,6 +392,28 @@ def test_unknown_feature_suggests_the_closest_name(offline_store: sk.FeatureStor
 
 
 # -- source formats and empty input -------------------------------------------------------------
+
+
+def test_rows_without_an_event_time_never_match(offline_store: sk.FeatureStore) -> None:
+    apply_view(offline_store, {"user_id": [1, 1], "ts": [T0, None], "created": [T0, T0],
+                               "x": [1.0, 2.0]}, aggregations=[sk.Aggregation("x", "count", "1d")])
+    for as_of_created in (True, False):
+        got = fetch(offline_store, entity_frame([1], [T0 + HOUR]), ["v:x", "v:x_count_1d"],
+                    as_of_created=as_of_created)
+        assert (got["x"], got["x_count_1d"]) == ([1.0], [1])
+
+
+def test_nanosecond_source_times_are_never_seen_early(offline_store: sk.FeatureStore) -> None:
+    # pandas 2 writes nanoseconds; DuckDB would round 400ns down and leak the row into T0.
+    frame = pd.DataFrame({"user_id": [1],
+                          "ts": pd.DatetimeIndex([T0]).as_unit("ns") + pd.Timedelta(400, "ns"),
+                          "x": [1.0]})
+    frame.to_parquet(offline_store.path / "v.parquet")
+    view = sk.FeatureView("v", [USER], sk.Source("v.parquet", "ts"), fields=[X],
+                          aggregations=[sk.Aggregation("x", "count", "1h")])
+    offline_store.apply([USER, view])
+    got = fetch(offline_store, entity_frame([1, 1], [T0, T0 + US]), ["v:x", "v:x_count_1h"])
+    assert (got["x"], got["x_count_1h"]) == ([None, 1.0], [0, 1])
 
 
 def test_csv_source(offline_store: sk.FeatureStore) -> None:

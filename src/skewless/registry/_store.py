@@ -120,6 +120,9 @@ class RegistryStore:
 
     def delete_version(self, name: str, version: int, actor: str) -> None:
         """Mark a version deleted (its number is never reused); refused while aliased."""
+        record = self.get(name, version)  # explains an unknown model or version
+        if record.status != "ready":
+            raise RegistryError(f"{name}/{version} is already deleted")
         v = t.model_versions
         with self.database.transaction() as connection:
             self.database.lock(connection, f"model:{self.project}:{name}")
@@ -130,12 +133,9 @@ class RegistryStore:
                                     f"{'that alias' if len(held) == 1 else 'those aliases'} "
                                     "before deleting the version")
             now = utc_now()
-            updated = connection.execute(sa.update(v).where(
-                v.c.project == self.project, v.c.model_name == name, v.c.version == version,
-                v.c.status == "ready").values(status="deleted", deleted_at=now)).rowcount
-            if not updated:
-                self.get(name, version)  # explains an unknown model or version
-                raise RegistryError(f"{name}/{version} is already deleted")
+            connection.execute(sa.update(v).where(
+                v.c.project == self.project, v.c.model_name == name, v.c.version == version
+            ).values(status="deleted", deleted_at=now))
             self._audit(connection, "model.delete", f"{name}/{version}", {}, actor, now)
 
     # -- aliases ------------------------------------------------------------------------------
@@ -191,11 +191,11 @@ class RegistryStore:
         return old
 
     def delete_alias(self, name: str, alias: str, actor: str) -> int:
+        self.resolve(name, alias)  # explains an unknown model or alias
         with self.database.transaction() as connection:
             self.database.lock(connection, f"model:{self.project}:{name}")
             current = self._aliases(connection, name).get(alias)
             if current is None:
-                self.resolve(name, alias)  # explains what exists
                 raise ModelNotFoundError(f"model {name!r} has no alias {alias!r}")
             self._move(connection, name, alias, current, None, "delete", actor, utc_now())
         return current
@@ -211,6 +211,7 @@ class RegistryStore:
 
     def rollback(self, name: str, alias: str, actor: str) -> tuple[int, int]:
         """Move ``alias`` back to the version it pointed at before its last move."""
+        self.resolve(name, alias)  # explains an unknown model or alias
         with self.database.transaction() as connection:
             self.database.lock(connection, f"model:{self.project}:{name}")
             current = self._aliases(connection, name).get(alias)
@@ -219,8 +220,6 @@ class RegistryStore:
                 h.c.project == self.project, h.c.model_name == name, h.c.alias == alias)
                 .order_by(h.c.id.desc()).limit(1)).first()
             if current is None or last is None:
-                if current is None:
-                    self.resolve(name, alias)
                 raise RegistryError(f"{name}@{alias} has no history to roll back")
             previous = last.from_version
             if previous is None:
