@@ -38,10 +38,9 @@ values = st.fixed_dictionaries({
 
 @st.composite
 def histories(draw: st.DrawFn) -> tuple[list[Row], bool]:
-    """Source rows (keys 0..2; entity rows also ask for key 3) and whether the source has a created column.
-
-    With a created column each (key, event time) gets up to three versions with distinct
-    created times (null meaning the event time), so ties on event time are frequent.
+    """Source rows of keys 0..2 (entity rows also ask for 3), and whether they have a created
+    column. With one, each (key, event time) gets up to three versions with distinct created
+    times (null meaning the event time), so ties on event time are frequent.
     """
     has_created = draw(st.booleans())
     events = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 8)),

@@ -324,7 +324,7 @@ def test_all_functions_ignore_nulls_and_std_is_the_sample_std(
                 (0, None, None, None, None, None, None)]
     rows = list(zip(*(got[a.name] for a in aggregations), strict=True))
     for user, (row, want) in enumerate(zip(rows, expected, strict=True), start=1):
-        assert row == pytest.approx(want), f"user {user}: {dict(zip(ALL_FUNCTIONS, row))}"
+        assert row == pytest.approx(want), f"user {user}: {dict(zip(ALL_FUNCTIONS, row, strict=True))}"
 
 
 @pytest.mark.parametrize(("as_of_created", "count", "total"), [(True, 1, 1.0), (False, 2, 11.0)])
