@@ -71,6 +71,10 @@ def _utc_times(table: pa.Table, column: str) -> pa.Array:
         first = pc.index(pc.is_null(times), True).as_py()
         raise TimestampError(f"entity frame column {column!r} is empty in row {first}; "
                              "every row needs its time")
+    if times.type.unit == "ns":
+        # Sources are read at microsecond precision, rounded up (a row is never seen early);
+        # rounding entity times down keeps every comparison exact.
+        times = pc.floor_temporal(times, unit="microsecond")
     return times.cast(ARROW_TYPES["timestamp"]).combine_chunks()
 
 

@@ -18,16 +18,19 @@ _CACHE_SECONDS = 5.0
 _cache: dict[str, tuple[float, tuple[str | None, bool | None]]] = {}
 
 
-def code_version(folder: Path | None = None) -> tuple[str | None, bool | None]:
+def code_version(folder: Path | None = None, *,
+                 max_age: float = _CACHE_SECONDS) -> tuple[str | None, bool | None]:
     """``(commit, dirty)`` of the git work tree holding ``folder`` (default: the current one);
     ``(None, None)`` outside a git repository or without git.
 
-    Asking git costs two processes, so an answer is reused for 5 seconds: a loop starting
-    hundreds of runs does not fork git for each.
+    Asking git costs two processes, so an answer is reused for ``max_age`` seconds (5 by
+    default): a loop starting hundreds of runs does not fork git for each. Records that must
+    be exact (a registered model version) pass ``max_age=0``: a file edited or a commit made
+    a second ago is then seen.
     """
     where = str(folder or Path.cwd())
     cached = _cache.get(where)
-    if cached is not None and time.monotonic() - cached[0] < _CACHE_SECONDS:
+    if cached is not None and time.monotonic() - cached[0] < max_age:
         return cached[1]
     _cache[where] = (time.monotonic(), _ask_git(where))
     return _cache[where][1]

@@ -179,7 +179,7 @@ class Aggregation:
 
     ``count`` is an int64 (0 over an empty window); every other function is a float64 (null over
     an empty window). ``std`` is the sample standard deviation (null for fewer than two events);
-    ``last`` is the value of the latest event in the window.
+    ``last`` is the latest non-null value in the window (by event time, ties by created time).
     """
 
     column: str

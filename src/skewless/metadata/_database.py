@@ -66,6 +66,8 @@ def _engine(url: str, base_dir: Path | None, schema: str | None) -> sa.Engine:
             # at checkpoints (an application crash loses nothing committed).
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+            # LIKE is case-sensitive on PostgreSQL; make SQLite's agree (ILIKE ignores case).
+            dbapi_connection.execute("PRAGMA case_sensitive_like=ON")
 
         @sa.event.listens_for(engine, "begin")
         def _begin_immediate(connection: sa.Connection) -> None:

@@ -114,7 +114,7 @@ class Registry:
             folder.mkdir()
             spec = chosen.save(model, folder, allow_pickle=allow_pickle)
             files = self.project.artifacts.put_directory(folder, prefix)
-        commit, dirty = code_version()
+        commit, dirty = code_version(max_age=0)  # exact: the record is immutable
         actor = self.project.actor
         version = self.store.insert_version(name, {
             "run_id": run_id, "artifact_root": prefix, "files": [vars(f) for f in files],

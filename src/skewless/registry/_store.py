@@ -32,15 +32,16 @@ class RegistryStore:
         """Allocate the next version number and insert the version in the same transaction,
         so concurrent registrations get 1, 2, 3... with no gap, duplicate or loss."""
         m, v = t.registered_models, t.model_versions
-        now = utc_now()
         with self.database.transaction() as connection:
             connection.execute(self.database.upsert(m).values(
-                project=self.project, name=name, latest_version=0, created_at=now,
+                project=self.project, name=name, latest_version=0, created_at=utc_now(),
                 created_by=actor).on_conflict_do_nothing())
             version = connection.execute(
                 sa.update(m).where(m.c.project == self.project, m.c.name == name)
                 .values(latest_version=m.c.latest_version + 1).returning(m.c.latest_version)
             ).scalar_one()
+            # The time is read once the row is locked, so later versions never get earlier times.
+            now = utc_now()
             connection.execute(sa.insert(v).values(
                 project=self.project, model_name=name, version=version, status="ready",
                 created_at=now, created_by=actor, **values))
@@ -80,6 +81,9 @@ class RegistryStore:
                     v.c.project == self.project, v.c.model_name == name,
                     v.c.status == "ready")).scalar()
             if latest is None:
+                if name in [n for n, _, _ in self.models()]:
+                    raise ModelNotFoundError(f"model {name!r} has no live version: every "
+                                             "version was deleted; register a new one")
                 raise self._unknown_model(name)
             return int(latest)
         aliases = self.aliases(name)
@@ -133,12 +137,20 @@ class RegistryStore:
                                     f"{'that alias' if len(held) == 1 else 'those aliases'} "
                                     "before deleting the version")
             now = utc_now()
-            connection.execute(sa.update(v).where(
-                v.c.project == self.project, v.c.model_name == name, v.c.version == version
-            ).values(status="deleted", deleted_at=now))
+            deleted = connection.execute(sa.update(v).where(
+                v.c.project == self.project, v.c.model_name == name, v.c.version == version,
+                v.c.status == "ready").values(status="deleted", deleted_at=now)).rowcount
+            if not deleted:  # a concurrent delete_version won the race
+                raise RegistryError(f"{name}/{version} is already deleted")
             self._audit(connection, "model.delete", f"{name}/{version}", {}, actor, now)
 
     # -- aliases ------------------------------------------------------------------------------
+
+    def _status(self, connection: sa.Connection, name: str, version: int) -> str | None:
+        v = t.model_versions
+        return connection.execute(sa.select(v.c.status).where(
+            v.c.project == self.project, v.c.model_name == name,
+            v.c.version == version)).scalar()
 
     def _aliases(self, connection: sa.Connection, name: str) -> dict[str, int]:
         a = t.model_aliases
@@ -174,12 +186,17 @@ class RegistryStore:
 
         Archiving (alias ``archived``) takes every other alias away from that version.
         """
-        record = self.get(name, version)
+        record = self.get(name, version)  # explains an unknown model or version
+        deleted = RegistryError(f"{name}/{version} is deleted; aliases point at live versions")
         if record.status != "ready":
-            raise RegistryError(f"{name}/{version} is deleted; aliases point at live versions")
-        now = utc_now()
+            raise deleted
         with self.database.transaction() as connection:
             self.database.lock(connection, f"model:{self.project}:{name}")
+            # Read under the lock: moves are recorded in the order they happen, with times in
+            # that order too ("which version was production at time X" depends on it).
+            now = utc_now()
+            if self._status(connection, name, version) != "ready":
+                raise deleted  # a concurrent delete_version won the race
             current = self._aliases(connection, name)
             old = current.get(alias)
             if old != version:
@@ -226,11 +243,7 @@ class RegistryStore:
                 raise RegistryError(f"{name}@{alias} was first set to version {current} and "
                                     "never pointed anywhere else: there is nothing to roll back "
                                     "to; set it to a version with set_alias")
-            status = connection.execute(sa.select(t.model_versions.c.status).where(
-                t.model_versions.c.project == self.project,
-                t.model_versions.c.model_name == name,
-                t.model_versions.c.version == previous)).scalar()
-            if status != "ready":
+            if self._status(connection, name, previous) != "ready":
                 raise RegistryError(f"{name}@{alias} pointed at {name}/{previous} before, but "
                                     "that version is deleted; set the alias explicitly")
             self._move(connection, name, alias, current, previous, "rollback", actor, utc_now())

@@ -70,6 +70,7 @@ def _source(base: Path, columns: Mapping[str, Sequence[Any]], *, path: str = "hi
 def _view(source: Source, *, name: str = "v", entities: Sequence[Entity] = (_USER,),
           fields: Sequence[Field] = (_X,), aggregations: Sequence[Aggregation] = (),
           ttl: str | None = None) -> FeatureView:
+    """A view over ``source``, by default ``v`` keyed by ``user_id`` with one field ``x``."""
     return FeatureView(name, list(entities), source, fields=list(fields),
                        aggregations=list(aggregations), ttl=ttl)
 
@@ -109,6 +110,7 @@ def _close(got: float | None, expected: float | None) -> bool:
 
 
 def _values(result: pa.Table, view: str, feature: str) -> list[Any]:
+    """One feature column of an engine result as Python values (nulls as None)."""
     return result[feature_column(view, feature)].to_pylist()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from skewless.errors import FilterError
@@ -50,7 +51,7 @@ class FieldRef:
 class Condition:
     field: FieldRef
     operator: str
-    value: float | str
+    value: float | str | datetime
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,11 @@ def _field(text: str, token: _Token) -> FieldRef:
     return FieldRef(kind, key)  # type: ignore[arg-type]
 
 
-def _value(text: str, field: FieldRef, operator: str, token: _Token | None) -> float | str:
+_TIMES = ("start_time", "end_time")
+
+
+def _value(text: str, field: FieldRef, operator: str,
+           token: _Token | None) -> float | str | datetime:
     if token is None or token.kind not in ("number", "string"):
         raise _fail(text, token, f"expected a value after {field} {operator}")
     if field.kind == "metrics":
@@ -116,7 +121,26 @@ def _value(text: str, field: FieldRef, operator: str, token: _Token | None) -> f
     if token.kind != "string":
         raise _fail(text, token, f"{field.kind} are compared as text: quote the value, e.g. "
                                  f"{field} = '{token.text}'")
-    return re.sub(r"\\(.)", r"\1", token.text[1:-1])
+    value = re.sub(r"\\(.)", r"\1", token.text[1:-1])
+    if field.kind == "attributes" and field.key in _TIMES:
+        return _time(text, field, operator, token, value)
+    return value
+
+
+def _time(text: str, field: FieldRef, operator: str, token: _Token, value: str) -> datetime:
+    """A start/end time: ISO 8601 with a zone, compared with =, !=, <, <=, >, >=."""
+    example = f"write e.g. {field} > '2024-03-01T00:00:00Z'"
+    if operator in ("like", "ilike"):
+        raise _fail(text, token, f"{field} is a time, compared with =, !=, <, <=, >, >=; "
+                                 f"{example}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(text, token, f"{value!r} is not an ISO 8601 time; {example}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise _fail(text, token, f"{value!r} has no time zone and skewless never guesses one; "
+                                 f"add Z or an offset: {example}")
+    return moment.astimezone(UTC)
 
 
 def parse_filter(text: str | None) -> list[Condition]:

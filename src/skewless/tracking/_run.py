@@ -7,6 +7,7 @@ and when the run ends — also when the ``with`` block raises, so nothing logged
 
 from __future__ import annotations
 
+import math
 import threading
 import traceback
 from collections.abc import Mapping
@@ -24,6 +25,30 @@ if TYPE_CHECKING:
     from skewless.registry import ModelVersion
 
 __all__ = ["Run"]
+
+
+_MAX_KEY = 250  # the key columns of the run tables
+
+
+def _key(key: object, what: str) -> str:
+    """A param, metric or tag name, checked when logged: a bad one must not fail a batch."""
+    if not isinstance(key, str) or not key or len(key) > _MAX_KEY:
+        raise TrackingError(f"{what} name {key!r} is not valid: use a non-empty string of at "
+                            f"most {_MAX_KEY} characters")
+    return key
+
+
+def _number(key: str, value: object) -> float:
+    """A metric value as a finite float, checked when logged (not when the batch is written:
+    one bad value would otherwise fail its whole batch)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TrackingError(f"metric {key!r} must be a number, not {value!r}") from None
+    if not math.isfinite(number):
+        raise TrackingError(f"metric {key!r} is {number}: metrics must be finite numbers; "
+                            "skip the point, or record the event with set_tag")
+    return number
 
 
 class Run:
@@ -64,14 +89,16 @@ class Run:
         self.log_params({key: value})
 
     def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record several parameters; if any conflicts with a logged value, none is recorded."""
         with self._lock:
             self._check_open()
-            for key, value in params.items():
-                text = str(value)
+            texts = {_key(key, "param"): str(value) for key, value in params.items()}
+            for key, text in texts.items():
                 if self._params.get(key, text) != text:
                     raise TrackingError(
                         f"param {key!r} is already {self._params[key]!r} in run {self.run_id}; "
                         f"params never change — log {text!r} under another name or in a new run")
+            for key, text in texts.items():
                 if key not in self._params:
                     self._params[key] = self._pending_params[key] = text
             self._flush_if_full()
@@ -80,7 +107,7 @@ class Run:
         """Set a tag; setting it again replaces the value."""
         with self._lock:
             self._check_open()
-            self._pending_tags[key] = str(value)
+            self._pending_tags[_key(key, "tag")] = str(value)
             self._flush_if_full()
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
@@ -91,11 +118,8 @@ class Run:
         now = utc_now()
         with self._lock:
             self._check_open()
-            for key, value in metrics.items():
-                try:
-                    number = float(value)
-                except (TypeError, ValueError):
-                    raise TrackingError(f"metric {key!r} must be a number, not {value!r}") from None
+            points = {_key(key, "metric"): _number(key, value) for key, value in metrics.items()}
+            for key, number in points.items():
                 point_step = self._steps.get(key, 0) if step is None else int(step)
                 self._steps[key] = max(self._steps.get(key, 0), point_step + 1)
                 self._pending_metrics.append(MetricPoint(key, number, point_step, now))

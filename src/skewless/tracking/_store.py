@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from skewless._time import to_utc, utc_now
-from skewless.errors import FilterError, TrackingError
+from skewless._time import utc_now
+from skewless.errors import TrackingError
 from skewless.metadata import _tables as t
 from skewless.metadata._database import Database
 from skewless.tracking._filter import Condition, FieldRef, parse_filter, parse_order_by
@@ -161,13 +161,7 @@ class RunStore:
                                               table.c.key == field.key).scalar_subquery()
 
     def _condition(self, condition: Condition) -> Any:
-        value: object = condition.value
-        if condition.field.key in ("start_time", "end_time"):
-            try:
-                value = to_utc(datetime.fromisoformat(str(value)), condition.field.key)
-            except ValueError as exc:
-                raise FilterError(f"{condition.field} needs an ISO 8601 time with a zone, "
-                                  f"e.g. '2024-03-01T00:00:00Z', not {value!r}") from exc
+        value = condition.value  # start/end times arrive parsed (aware UTC) from the parser
         if condition.field.kind == "attributes":
             return _compare(self._column(condition.field), condition.operator, value)
         table = _VALUE_TABLES[condition.field.kind]
