@@ -1,14 +1,17 @@
 """The embedded offline engine: DuckDB over Parquet/CSV, out of core.
 
-Plain fields are joined with an ASOF join. Without a created column, or with
-``as_of_created=False``, the candidate rows are the source rows themselves (ties on event time
-broken by the latest created time). With a created column and ``as_of_created=True`` a row is
+Plain fields are joined with an ASOF join. Without a created column the candidate rows are the
+source rows themselves. With ``as_of_created=False`` the ASOF join runs on a 128-bit key
+(event time, created time), so "latest event time, ties by latest created time" is one lookup
+with no deduplication pass. With a created column and ``as_of_created=True`` a row is
 visible only from ``max(event_ts, created_ts)`` on, and "the latest visible row" is not
 monotone in the event time, so each row carries the best row among everything visible by its own
 visibility time (a running arg-max over visibility order); the ASOF join then looks up that state.
 
 Windowed aggregations are a range join of entity rows onto events of the largest window, with
-one filtered aggregate per (function, window).
+one filtered aggregate per (function, window). Each part (a view's fields, a view's
+aggregations) is its own query returning columns in entity-row order; the parts are placed side
+by side in Arrow instead of being joined on the row number.
 
 Rows without an event time are never visible. Nanosecond times (pandas 2 and Spark write them)
 are rounded *up* to the microsecond: entity times are whole microseconds, so a row is then
@@ -22,7 +25,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from skewless.errors import (
     ConfigError,
@@ -55,6 +60,13 @@ _NANOSECOND_TIMES = {"TIMESTAMP_NS", "TIMESTAMPTZ_NS"}
 _AGGREGATES = {"count": "count({x})", "sum": "sum({x})", "mean": "avg({x})", "min": "min({x})",
                "max": "max({x})", "std": "stddev_samp({x})",
                "last": "arg_max({x}, struct_pack(__ts, __cr))"}
+
+
+_MAX_LOW = "18446744073709551615::HUGEINT"  # 2**64 - 1: above every created part of the key
+_ORDER_KEY = ("(epoch_us(__ts)::HUGEINT << 64) + "
+              "(epoch_us(__cr)::HUGEINT + 9223372036854775808::HUGEINT)")
+"""(event time, created time) as one HUGEINT that sorts like the pair; created µs are shifted
+by 2**63 so that pre-1970 times stay in the low 64 bits."""
 
 
 def _quote(name: str) -> str:
@@ -99,7 +111,7 @@ class DuckDBEngine(OfflineEngine):
     ``base_dir`` resolves relative source paths; ``memory_limit`` and ``threads`` bound DuckDB.
     """
 
-    def __init__(self, base_dir: Path, *, memory_limit: str = "2GB", threads: int | None = None,
+    def __init__(self, base_dir: Path, *, memory_limit: str = "1GB", threads: int | None = None,
                  temp_directory: Path | None = None) -> None:
         self.base_dir = base_dir
         config = {"memory_limit": memory_limit}
@@ -196,29 +208,34 @@ class DuckDBEngine(OfflineEngine):
         keys = ", ".join(map(_quote, view.join_keys))
         fields = [(f.name, f.dtype) for f in view.fields if f.name in query.features]
         events = self._events(view, fields)
-        packed = ", ".join(["__ts", *(_quote(f) for f, _ in fields)])
+        flat = ", ".join(["__ts", *(_quote(f) for f, _ in fields)])
+        entity_time = f"e.{TIME}"
         if view.source.created and as_of_created:
-            state = (
-                f"SELECT {keys}, greatest(__ts, __cr) AS __vis, "
-                f"arg_max(struct_pack({packed}), struct_pack(__ts, __cr)) OVER ("
-                f"PARTITION BY {keys} ORDER BY greatest(__ts, __cr) "
-                f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS __best FROM ({events})"
-            )
+            # The latest visible row is not monotone in event time: carry, for each row, the
+            # best row visible by its own visibility time (a running arg-max).
+            best = (f"arg_max(struct_pack({flat}), struct_pack(__ts, __cr)) OVER ("
+                    f"PARTITION BY {keys} ORDER BY greatest(__ts, __cr) "
+                    f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)")
+            unpacked = ", ".join(f"__best.{c} AS {c}" for c in flat.split(", "))
+            state = (f"SELECT {keys}, __vis, {unpacked} FROM (SELECT {keys}, "
+                     f"greatest(__ts, __cr) AS __vis, {best} AS __best FROM ({events}))")
         elif view.source.created:
-            state = (f"SELECT {keys}, __ts AS __vis, arg_max(struct_pack({packed}), __cr) "
-                     f"AS __best FROM ({events}) GROUP BY {keys}, __ts")
+            # Latest event time, ties by latest created time, in one ASOF join: order rows by
+            # the 128-bit key (event µs, created µs) and look up (t, +inf) for each entity row.
+            state = (f"SELECT {keys}, {_ORDER_KEY} AS __vis, {flat} FROM ({events})")
+            entity_time = f"(epoch_us(e.{TIME})::HUGEINT << 64) + {_MAX_LOW}"
         else:
-            state = f"SELECT {keys}, __ts AS __vis, struct_pack({packed}) AS __best FROM ({events})"
+            state = f"SELECT {keys}, __ts AS __vis, {flat} FROM ({events})"
         on = " AND ".join(f"e.{_quote(k)} = s.{_quote(k)}" for k in view.join_keys)
         fresh = "TRUE"
         if query.apply_ttl and isinstance(view.ttl, timedelta):
-            fresh = f"s.__best.__ts >= e.{TIME} - {_interval(view.ttl)}"
-        outputs = [f"CASE WHEN {fresh} THEN s.__best.__ts END AS "
-                   f"{_quote(timestamp_column(view.name))}"]
-        outputs += [f"CASE WHEN {fresh} THEN s.__best.{_quote(f)} END AS "
+            fresh = f"s.__ts >= e.{TIME} - {_interval(view.ttl)}"
+        outputs = [f"CASE WHEN {fresh} THEN s.__ts END AS {_quote(timestamp_column(view.name))}"]
+        outputs += [f"CASE WHEN {fresh} THEN s.{_quote(f)} END AS "
                     f"{_quote(feature_column(view.name, f))}" for f, _ in fields]
-        return (f"SELECT e.{ROW}, {', '.join(outputs)} FROM __entities e "
-                f"ASOF LEFT JOIN ({state}) s ON {on} AND e.{TIME} >= s.__vis")
+        return (f"SELECT {', '.join(outputs)} FROM __entities e "
+                f"ASOF LEFT JOIN ({state}) s ON {on} AND {entity_time} >= s.__vis "
+                f"ORDER BY e.{ROW}")
 
     def _aggregations_sql(self, query: ViewQuery, as_of_created: bool) -> str:
         view = query.view
@@ -243,33 +260,28 @@ class DuckDBEngine(OfflineEngine):
 
     def historical(self, entities: pa.Table, queries: list[ViewQuery],
                    as_of_created: bool) -> pa.Table:
-        parts: list[tuple[str, list[str]]] = []
+        # One query per part, each giving its columns in entity-row order; the parts are put
+        # side by side in Arrow rather than joined on the row number in SQL (several times
+        # faster on a million rows).
+        rows = entities.num_rows
+        columns: dict[str, pa.Array | pa.ChunkedArray] = {ROW: entities[ROW]}
         for query in queries:
             view = query.view
             if any(f.name in query.features for f in view.fields):
-                sql = self._fields_sql(query, as_of_created)
-                names = [timestamp_column(view.name)] + [
-                    feature_column(view.name, f.name) for f in view.fields
-                    if f.name in query.features]
-                parts.append((sql, names))
-            if any(a.name in query.features for a in view.aggregations):
-                sql = self._aggregations_sql(query, as_of_created)
-                names = [feature_column(view.name, a.name) for a in view.aggregations
-                         if a.name in query.features]
-                counts = {feature_column(view.name, a.name) for a in view.aggregations
-                          if a.function == "count"}
-                parts.append((sql, [f"coalesce({_quote(n)}, 0) AS {_quote(n)}" if n in counts
-                                    else n for n in names]))
-        ctes = ", ".join(f"p{i} AS ({sql})" for i, (sql, _) in enumerate(parts))
-        select = [f"e.{ROW}"]
-        joins = []
-        for i, (_, names) in enumerate(parts):
-            select += [n if " AS " in n else f"p{i}.{_quote(n)}" for n in names]
-            joins.append(f"LEFT JOIN p{i} ON p{i}.{ROW} = e.{ROW}")
-        sql = (f"{f'WITH {ctes} ' if parts else ''}SELECT {', '.join(select)} "
-               f"FROM __entities e {' '.join(joins)} ORDER BY e.{ROW}")
-        result = self._run(sql, "historical retrieval", {"__entities": entities})
-        return _with_utc(result)
+                part = self._run(self._fields_sql(query, as_of_created),
+                                 f"point-in-time join of {view.name!r}",
+                                 {"__entities": entities})
+                columns.update(zip(part.column_names, part.columns, strict=True))
+            aggregations = [a for a in view.aggregations if a.name in query.features]
+            if aggregations:
+                part = self._run(self._aggregations_sql(query, as_of_created),
+                                 f"aggregations of {view.name!r}", {"__entities": entities})
+                positions = part[ROW].to_numpy()
+                for aggregation in aggregations:
+                    name = feature_column(view.name, aggregation.name)
+                    columns[name] = _scatter(part[name], positions, rows,
+                                             0 if aggregation.function == "count" else None)
+        return _with_utc(pa.table(columns))
 
     def keys_to_materialize(self, view: FeatureView, start: datetime | None, end: datetime,
                             as_of_created: bool) -> pa.Table:
@@ -285,6 +297,21 @@ class DuckDBEngine(OfflineEngine):
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _scatter(values: pa.ChunkedArray, positions: np.ndarray, rows: int,
+             empty: int | None) -> pa.Array:
+    """A column of ``rows`` values: ``values`` at ``positions``, ``empty`` everywhere else."""
+    dense = values.to_numpy(zero_copy_only=False)
+    if empty is not None:
+        full = np.full(rows, empty, dtype=np.int64)
+        full[positions] = dense
+        return pa.array(full)
+    full = np.zeros(rows, dtype=np.float64)
+    present = np.zeros(rows, dtype=bool)
+    full[positions] = dense
+    present[positions] = ~pc.is_null(values).to_numpy(zero_copy_only=False)
+    return pa.array(full, mask=~present)
 
 
 def _with_utc(table: pa.Table) -> pa.Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import numpy as np
@@ -39,10 +40,20 @@ def infer_signature(model: Any, input_example: Any) -> ModelSignature:
     return ModelSignature(_columns(input_example, "x"), outputs)
 
 
+def _null_if_not_finite(value: Any) -> Any:
+    """NaN and infinities as ``None``: JSON has no such numbers (PostgreSQL refuses them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_null_if_not_finite(item) for item in value]
+    return value
+
+
 def example_to_json(example: Any, rows: int = 5) -> Any:
-    """A few rows of the example as JSON data, for the record."""
+    """A few rows of the example as JSON data, for the record; missing values become null."""
     if hasattr(example, "head") and hasattr(example, "to_json"):
         return json.loads(example.head(rows).to_json(orient="records", date_format="iso"))
     if isinstance(example, dict):
-        return {str(k): np.asarray(v)[:rows].tolist() for k, v in example.items()}
-    return np.asarray(example)[:rows].tolist()
+        return {str(k): _null_if_not_finite(np.asarray(v)[:rows].tolist())
+                for k, v in example.items()}
+    return _null_if_not_finite(np.asarray(example)[:rows].tolist())
