@@ -47,7 +47,7 @@ from harness import (
     EntityRows,
     Params,
     Result,
-    flush_benchmark_redis,
+    materialize_and_read,
     measure_online,
     median_seconds,
     orchestrator_arguments,
@@ -214,19 +214,8 @@ def run_all(data_dir: Path) -> Result:
         materialize, online = {}, {}
         for store in ("sqlite", "redis"):
             print(f"feast: materialization and online reads, {store} online store", flush=True)
-            repo = str(root / store)
-            if store == "redis":
-                flush_benchmark_redis()
-            try:
-                materialize[store] = timed_run(SCRIPT, "materialize", {"repo": repo})
-                online[store] = run_task(SCRIPT, "online", {"repo": repo, "users": rows["users"]})
-            finally:
-                if store == "redis":
-                    flush_benchmark_redis()
-            materialize[store]["rows_per_s"] = round(
-                rows["snapshots"] / materialize[store]["seconds"]
-            )
-            online[store].pop("peak_mb")
+            params = {"repo": str(root / store)}
+            materialize[store], online[store] = materialize_and_read(SCRIPT, store, params, rows)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return {

@@ -15,6 +15,9 @@ schema migrations then) and the experiments, untimed. Then each workload of
 
 1. ``log_runs``: runs of 10 ``mlflow.log_param`` + 10 ``mlflow.log_metric`` calls;
 2. ``log_points``: one run, ``mlflow.log_metric("loss", v, step=i)`` per point;
+   1 and 2 also with MLflow's opt-in async logging (``log_runs_async``,
+   ``log_points_async``, in experiments of their own; ending a run drains
+   the queue);
 3. ``search``: ``mlflow.search_runs(..., output_format="list")`` with the
    shared filter and order, over the runs of 1;
 4. ``register``: one run per version, ``mlflow.sklearn.log_model(model,
@@ -68,6 +71,8 @@ from harness import (
 
 SCRIPT = Path(__file__).resolve()
 MODEL_URI = f"models:/{MODEL_NAME}@{MODEL_ALIAS}"
+EXPERIMENTS = (EXPERIMENT, POINTS_EXPERIMENT, MODELS_EXPERIMENT)
+ASYNC_SUFFIX = "-async"  # the experiments of the async-logging variant of workloads 1 and 2
 LOADERS = ("pyfunc", "sklearn")  # mlflow.<loader>.load_model
 # Telemetry off: the machine has no route to MLflow's endpoint, and the library is measured.
 CHILD_ENVIRONMENT = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
@@ -75,11 +80,11 @@ VERSIONS_OF = ("mlflow", "scikit-learn", "sqlalchemy", "pandas", "numpy")
 
 
 def task_setup(params: Params) -> Result:
-    """Create the database and the three experiments, artifacts in ``<root>/artifacts``."""
+    """Create the database and the experiments, their artifacts in ``<root>/artifacts``."""
     import mlflow
 
     artifacts = Path(params["root"]) / "artifacts"
-    for name in (EXPERIMENT, POINTS_EXPERIMENT, MODELS_EXPERIMENT):
+    for name in (*EXPERIMENTS, *(f"{name}{ASYNC_SUFFIX}" for name in EXPERIMENTS[:2])):
         mlflow.create_experiment(name, artifact_location=(artifacts / name).as_uri())
     return {}
 
@@ -92,27 +97,39 @@ def task_import(params: Params) -> Result:
     return {"seconds": time.perf_counter() - start}
 
 
-def task_log_runs(params: Params) -> Result:
-    """Workload 1: runs of single ``log_param``/``log_metric`` calls (fluent API)."""
+@contextmanager
+def open_run(name: str) -> Iterator[RunLogger]:
+    """The block of one run of the current experiment; the fluent ``mlflow`` module logs to it.
+
+    With async logging, ending the run drains MLflow's queue and waits for its
+    writes, so the clock stops only when every value is stored.
+    """
     import mlflow
 
-    mlflow.set_experiment(EXPERIMENT)
+    with mlflow.start_run(run_name=name):
+        yield mlflow
 
-    @contextmanager
-    def open_run(name: str) -> Iterator[RunLogger]:
-        with mlflow.start_run(run_name=name):
-            yield mlflow
 
+def _start_logging(params: Params, experiment: str) -> None:
+    """Pick the experiment, the async one for async logging, and switch async logging on."""
+    import mlflow
+
+    if params["async_logging"]:
+        mlflow.config.enable_async_logging(True)
+        experiment = f"{experiment}{ASYNC_SUFFIX}"
+    mlflow.set_experiment(experiment)
+
+
+def task_log_runs(params: Params) -> Result:
+    """Workload 1: runs of single ``log_param``/``log_metric`` calls (fluent API)."""
+    _start_logging(params, EXPERIMENT)
     return measure_logged_runs(open_run, params["runs"])
 
 
 def task_log_points(params: Params) -> Result:
     """Workload 2: one run, one ``log_metric(key, value, step=i)`` call per point."""
-    import mlflow
-
-    mlflow.set_experiment(POINTS_EXPERIMENT)
-    with mlflow.start_run(run_name="points"):
-        return measure_metric_points(mlflow, params["points"])
+    _start_logging(params, POINTS_EXPERIMENT)
+    return measure_metric_points(open_run, params["points"])
 
 
 def task_search(params: Params) -> Result:
@@ -187,21 +204,27 @@ def run_all(quick: bool) -> Result:
     """Run every MLflow measurement and return the results document."""
     sizes = TRACKING_SIZES["quick" if quick else "full"]
     root = Path(tempfile.mkdtemp(prefix="mlflow-bench-"))
-    params = {"root": str(root)}
     os.environ.update(CHILD_ENVIRONMENT, MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
     try:
         print("mlflow: creating the SQLite store and the experiments", flush=True)
-        run_task(SCRIPT, "setup", params)
+        run_task(SCRIPT, "setup", {"root": str(root)})
         print("mlflow: import", flush=True)
         imported = median_results(SCRIPT, "import", {})
-        print(f"mlflow: {sizes['runs']:,} runs of 20 single calls", flush=True)
-        log_runs = run_task(SCRIPT, "log_runs", {**params, "runs": sizes["runs"]})
-        print(f"mlflow: {sizes['points']:,} metric points in one run", flush=True)
-        log_points = run_task(SCRIPT, "log_points", {**params, "points": sizes["points"]})
+        logged = {}
+        for suffix, async_logging in (("", False), (ASYNC_SUFFIX.replace("-", "_"), True)):
+            label = " (async logging)" if async_logging else ""
+            print(f"mlflow: {sizes['runs']:,} runs of 20 single calls{label}", flush=True)
+            logged[f"log_runs{suffix}"] = run_task(
+                SCRIPT, "log_runs", {"async_logging": async_logging, "runs": sizes["runs"]}
+            )
+            print(f"mlflow: {sizes['points']:,} metric points in one run{label}", flush=True)
+            logged[f"log_points{suffix}"] = run_task(
+                SCRIPT, "log_points", {"async_logging": async_logging, "points": sizes["points"]}
+            )
         print("mlflow: search_runs", flush=True)
-        search = run_task(SCRIPT, "search", {**params, "runs": sizes["runs"]})
+        search = run_task(SCRIPT, "search", {"runs": sizes["runs"]})
         print(f"mlflow: registering {sizes['versions']} model versions", flush=True)
-        register = run_task(SCRIPT, "register", {**params, "versions": sizes["versions"]})
+        register = run_task(SCRIPT, "register", {"versions": sizes["versions"]})
         cold_load = {}
         for loader in LOADERS:
             print(f"mlflow: cold load by alias, {loader} flavor", flush=True)
@@ -214,8 +237,7 @@ def run_all(quick: bool) -> Result:
         "store": "SQLite backend store (also the registry), local artifact folder",
         "sizes": sizes,
         "import_s": imported["seconds"],
-        "log_runs": log_runs,
-        "log_points": log_points,
+        **logged,
         "search": search,
         "register": register,
         "cold_load": cold_load,

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run.py               # full size: 1M x 3M rows, 10M events
     .venv/bin/python benchmarks/run.py --scale 0.01  # quick smoke run
 
-Steps, each skipped when already done:
+Steps (the first two are skipped when already done):
 
 1. create ``benchmarks/.venv-feast`` from ``requirements-feast.txt`` (Feast
    needs ``pandas<3``, so it gets its own virtual environment);
@@ -12,8 +12,9 @@ Steps, each skipped when already done:
 3. run ``feast_bench.py`` in the Feast environment and ``skewless_bench.py``
    in this one, each writing a JSON document with the same keys into the data
    folder (``--only SIDE`` runs one side and reuses the other's last results);
-4. print the comparison as Markdown tables and write them, with both JSON
-   documents, to ``benchmarks/results/feature_store-<date>[-scale<s>].json``.
+4. print the comparison as Markdown tables, and write both JSON documents
+   with a description of the machine to
+   ``benchmarks/results/feature_store-<date>[-scale<s>].json``.
 """
 
 from __future__ import annotations
@@ -112,104 +113,83 @@ def _fmt(value: Any) -> str:
 
 
 def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
-    """Render one Markdown table with a ``###`` title."""
+    """Render one Markdown table with a ``###`` title; nothing when there are no rows."""
+    if not rows:
+        return ""
     lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
+def _per_store(sides: dict[str, Doc], key: str, columns: list[str]) -> list[list[Any]]:
+    """One table row per tool and store in ``side[key]``, with that result's ``columns``."""
+    return [
+        [side["tool"], store, *(result.get(column) for column in columns)]
+        for side in sides.values()
+        for store, result in (side.get(key) or {}).items()
+    ]
+
+
 def render(doc: Doc) -> str:
     """Render the comparison tables (Markdown) of a results document."""
     rows, sides = doc["rows"], doc["results"]
+    joined = f"{rows['entities']:,} entity rows x"
+    historical_header = [
+        "tool",
+        "offline store",
+        "seconds",
+        "peak MB",
+        "rows returned",
+        "rows with values",
+    ]
+    historical_columns = ["seconds", "peak_mb", "rows", "rows_with_values"]
+    online = [
+        [side["tool"], store, batch, *(r.get(c) for c in ("p50_ms", "p99_ms", "calls", "hit_rate"))]
+        for side in sides.values()
+        for store, batches in (side.get("online") or {}).items()
+        for batch, r in batches.items()
+    ]
     tables = [
         _table(
             "Startup (median of 5 fresh processes)",
             ["tool", "import s", "import + open store s"],
-            [[s["tool"], s.get("import_s"), s.get("cold_start_s")] for s in sides.values()],
-        )
-    ]
-    for key, title in (
-        (
-            "historical_fields",
-            f"Historical retrieval: {rows['entities']:,} entity rows x "
-            f"{rows['snapshots']:,} snapshot rows, 10 features",
-        ),
-        (
-            "historical_aggregations",
-            f"Historical aggregations: {rows['entities']:,} entity rows x "
-            f"{rows['events']:,} events, 9 window aggregations",
-        ),
-    ):
-        body = [
             [
-                s["tool"],
-                store,
-                r.get("seconds"),
-                r.get("peak_mb"),
-                r.get("rows"),
-                r.get("rows_with_values"),
-            ]
-            for s in sides.values()
-            for store, r in (s.get(key) or {}).items()
-        ]
-        if body:
-            header = [
-                "tool",
-                "offline store",
-                "seconds",
-                "peak MB",
-                "rows returned",
-                "rows with values",
-            ]
-            tables.append(_table(title, header, body))
-    tables.append(
+                [side["tool"], side.get("import_s"), side.get("cold_start_s")]
+                for side in sides.values()
+            ],
+        ),
+        _table(
+            f"Historical retrieval: {joined} {rows['snapshots']:,} snapshot rows, 10 features",
+            historical_header,
+            _per_store(sides, "historical_fields", historical_columns),
+        ),
+        _table(
+            f"Historical aggregations: {joined} {rows['events']:,} events, 9 window aggregations",
+            historical_header,
+            _per_store(sides, "historical_aggregations", historical_columns),
+        ),
         _table(
             f"Materialization: {rows['snapshots']:,} snapshot rows into the online store",
             ["tool", "online store", "seconds", "source rows/s", "peak MB"],
-            [
-                [s["tool"], store, r.get("seconds"), r.get("rows_per_s"), r.get("peak_mb")]
-                for s in sides.values()
-                for store, r in (s.get("materialize") or {}).items()
-            ],
-        )
-    )
-    tables.append(
+            _per_store(sides, "materialize", ["seconds", "rows_per_s", "peak_mb"]),
+        ),
         _table(
             "Online reads: get_online_features, 10 features, one process",
             ["tool", "online store", "entities per call", "p50 ms", "p99 ms", "calls", "hit rate"],
-            [
-                [
-                    s["tool"],
-                    store,
-                    batch,
-                    r.get("p50_ms"),
-                    r.get("p99_ms"),
-                    r.get("calls"),
-                    r.get("hit_rate"),
-                ]
-                for s in sides.values()
-                for store, batches in (s.get("online") or {}).items()
-                for batch, r in batches.items()
-            ],
-        )
-    )
+            online,
+        ),
+    ]
     check = sides.get("skewless", {}).get("cross_check")
     if check:
+        columns = ["rows_compared", "cells_compared", "mismatching_cells", "rows_missing"]
         tables.append(
             _table(
                 f"Cross-check: skewless vs {check['reference']} (floats equal to 1e-9)",
-                ["rows compared", "cells compared", "mismatching cells", "rows missing"],
-                [
-                    [
-                        check["rows_compared"],
-                        check["cells_compared"],
-                        check["mismatching_cells"],
-                        check["rows_missing"],
-                    ]
-                ],
+                [column.replace("_", " ") for column in columns],
+                [[check[column] for column in columns]],
             )
         )
-    return "\n\n".join(tables)
+    return "\n\n".join(table for table in tables if table)
 
 
 def machine() -> Doc:

@@ -13,7 +13,8 @@ the same workload as ``feast_bench.py`` and under the same JSON keys:
 * historical retrieval of every entity row x all snapshot rows, 10 features,
   with ``as_of_created=False`` (Feast's rule for the created column);
 * historical aggregations: every entity row x all events, count/sum/mean of
-  ``amount`` over 1 h, 7 d and 30 d windows (Feast has no equivalent);
+  ``amount`` over 1 h, 7 d and 30 d windows (Feast 0.67's local compute
+  engine rejects time-window aggregations);
 * materialization of January 2024 into the SQLite and Redis online stores
   (Redis database 14 only, flushed before and after);
 * ``get_online_features(...).to_dict()`` latency, 1 and 100 entities, p50/p99.
@@ -46,7 +47,7 @@ from harness import (
     EntityRows,
     Params,
     Result,
-    flush_benchmark_redis,
+    materialize_and_read,
     measure_online,
     median_seconds,
     orchestrator_arguments,
@@ -266,21 +267,8 @@ def run_all(data_dir: Path) -> Result:
         materialize, online = {}, {}
         for store in ONLINE_STORES:
             print(f"skewless: materialization and online reads, {store} online store", flush=True)
-            store_project = str(root / store)
-            if store == "redis":
-                flush_benchmark_redis()
-            try:
-                materialize[store] = timed_run(SCRIPT, "materialize", {"project": store_project})
-                online[store] = run_task(
-                    SCRIPT, "online", {"project": store_project, "users": rows["users"]}
-                )
-            finally:
-                if store == "redis":
-                    flush_benchmark_redis()
-            materialize[store]["rows_per_s"] = round(
-                rows["snapshots"] / materialize[store]["seconds"]
-            )
-            online[store].pop("peak_mb")
+            params = {"project": str(root / store)}
+            materialize[store], online[store] = materialize_and_read(SCRIPT, store, params, rows)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return {

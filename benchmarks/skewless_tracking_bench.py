@@ -1,6 +1,6 @@
 """skewless side of the tracking and model-registry benchmark.
 
-Runs in the project's own environment (which needs scikit-learn for the model)::
+Runs in the project's own environment (with scikit-learn and skops, for the model)::
 
     .venv/bin/python benchmarks/skewless_tracking_bench.py --out skewless.json [--quick]
 
@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,6 @@ from harness import (
     TRACKING_SIZES,
     Params,
     Result,
-    RunLogger,
     measure_logged_runs,
     measure_metric_points,
     measure_registrations,
@@ -85,20 +85,14 @@ def task_log_runs(params: Params) -> Result:
     """Workload 1: runs of single ``log_param``/``log_metric`` calls."""
     import skewless
 
-    @contextmanager
-    def open_run(name: str) -> Iterator[RunLogger]:
-        with skewless.start_run(experiment=EXPERIMENT, name=name) as run:
-            yield run
-
-    return measure_logged_runs(open_run, params["runs"])
+    return measure_logged_runs(partial(skewless.start_run, EXPERIMENT), params["runs"])
 
 
 def task_log_points(params: Params) -> Result:
     """Workload 2: one run, one ``log_metric(key, value, step=i)`` call per point."""
     import skewless
 
-    with skewless.start_run(experiment=POINTS_EXPERIMENT, name="points") as run:
-        return measure_metric_points(run, params["points"])
+    return measure_metric_points(partial(skewless.start_run, POINTS_EXPERIMENT), params["points"])
 
 
 def task_search(params: Params) -> Result:

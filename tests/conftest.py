@@ -7,6 +7,9 @@ for a green run. Nothing a test writes outlives the session:
 - Redis: database 13 only, keys under ``redis_key_prefix`` (unique per test, under one prefix
   per session), deleted at the end of the session;
 - PostgreSQL: ``pg_schema`` is a fresh schema per test, dropped with everything in it.
+
+``project_dir``/``project`` give a test a project folder whose metadata database is SQLite or
+PostgreSQL: a test that takes either runs once on each.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
 import sqlalchemy as sa
+
+from _projects import forget_project
+from skewless._project import Project, get_project
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -97,3 +104,30 @@ def pg_schema(postgres_url: str, pg_schema_name: str) -> str:
     """A fresh, empty PostgreSQL schema for one test; dropped with its contents afterwards."""
     _execute(postgres_url, f'CREATE SCHEMA "{pg_schema_name}"')
     return pg_schema_name
+
+
+# -- projects on both metadata databases --------------------------------------------------------
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def metadata_yaml(request: pytest.FixtureRequest) -> str:
+    """The ``metadata:`` line of a skewless.yaml: a SQLite file in the project folder, or a
+    fresh PostgreSQL schema. Tests that use it run once on each database."""
+    if request.param == "sqlite":
+        return "metadata: {url: 'sqlite:///data/metadata.sqlite'}"
+    url = request.getfixturevalue("postgres_url")
+    return f"metadata: {{url: '{url}', schema: {request.getfixturevalue('pg_schema')}}}"
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, metadata_yaml: str) -> Iterator[Path]:
+    """A project folder (``project: tests``) on SQLite or PostgreSQL; whatever opened it through
+    ``skewless.*(project=...)`` is closed afterwards, before its schema is dropped."""
+    (tmp_path / "skewless.yaml").write_text(f"project: tests\n{metadata_yaml}\n")
+    yield tmp_path
+    forget_project(tmp_path)
+
+
+@pytest.fixture
+def project(project_dir: Path) -> Project:
+    """The project of ``project_dir`` as the module-level functions see it."""
+    return get_project(project_dir)

@@ -36,13 +36,16 @@ PathLike = str | os.PathLike[str] | None
 
 
 def start_run(experiment: str = "default", name: str | None = None,
-              tags: dict[str, str] | None = None, *, project: PathLike = None) -> Run:
+              tags: dict[str, str] | None = None, *, flush_interval: float = 1.0,
+              max_buffer: int = 1_000, project: PathLike = None) -> Run:
     """Start a run; use it as ``with skewless.start_run("fraud") as run: ...``.
 
     The run is ``running`` until the block ends, then ``finished`` — or ``failed`` with the
-    exception recorded when the block raises.
+    exception recorded when the block raises. Logged values are buffered and written every
+    ``flush_interval`` seconds, whenever ``max_buffer`` are pending, and at the end.
     """
-    return get_project(project).start_run(experiment, name, tags)
+    return get_project(project).start_run(experiment, name, tags, flush_interval=flush_interval,
+                                          max_buffer=max_buffer)
 
 
 def search_runs(experiment: str | None = None, filter: str | None = None,

@@ -76,13 +76,15 @@ class Project:
         return SqlMetadataBackend(self.database, self.config.project)
 
     def start_run(self, experiment: str = "default", name: str | None = None,
-                  tags: dict[str, str] | None = None) -> Run:
+                  tags: dict[str, str] | None = None, *, flush_interval: float = 1.0,
+                  max_buffer: int = 1_000) -> Run:
         from skewless._provenance import code_version
         from skewless.tracking import Run
 
         run_id, run_name, started = self.runs.create_run(experiment, name, self.actor,
                                                          code_version())
-        run = Run(self, experiment, run_id, run_name, started)
+        run = Run(self, experiment, run_id, run_name, started, flush_interval=flush_interval,
+                  max_buffer=max_buffer)
         for key, value in (tags or {}).items():
             run.set_tag(key, value)
         return run

@@ -32,7 +32,7 @@ __all__ = [
 
 CONFIG_FILE = "skewless.yaml"
 PROJECT_ENV = "SKEWLESS_PROJECT"
-_NOT_OVERRIDES = {PROJECT_ENV, "SKEWLESS_REQUIRE_SERVICES"}
+_NOT_OVERRIDES = {PROJECT_ENV, "SKEWLESS_REQUIRE_SERVICES", "SKEWLESS_USER"}
 _SECTIONS = ("offline_engine", "online_store", "metadata", "artifacts")
 
 

@@ -148,6 +148,8 @@ class RunStore:
     def search(self, experiment: str | None, filter: str | None, order_by: list[str] | None,
                limit: int) -> list[RunRecord]:
         """Runs matching every condition of ``filter``, ordered, at most ``limit``."""
+        if not isinstance(limit, int) or limit < 1:
+            raise TrackingError(f"limit must be a positive whole number, not {limit!r}")
         conditions = [self._condition(c) for c in parse_filter(filter)]
         if experiment is not None:
             conditions.append(t.experiments.c.name == experiment)
