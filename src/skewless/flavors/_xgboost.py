@@ -31,7 +31,7 @@ class XGBoostFlavor(Flavor):
     """XGBoost's scikit-learn wrappers and ``Booster``, as a ``model.ubj`` file."""
 
     name: ClassVar[str] = "xgboost"
-    packages: ClassVar[tuple[str, ...]] = ("xgboost",)
+    packages: ClassVar[tuple[str, ...]] = ("xgboost", "xgboost-cpu")
     accepts: ClassVar[str] = f"xgboost {', '.join(_CLASSES)}"
 
     def matches(self, model: object) -> bool:
