@@ -71,7 +71,8 @@ def _engine(url: str, base_dir: Path | None, schema: str | None) -> sa.Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin_immediate(connection: sa.Connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            reading = connection.get_execution_options().get("skewless_read_only", False)
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     if backend == "postgresql":
@@ -113,10 +114,16 @@ class Database:
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[sa.Connection]:
-        """One transaction; failing to connect (or losing the connection) is "unavailable"."""
+    def transaction(self, *, read_only: bool = False) -> Iterator[sa.Connection]:
+        """One transaction; failing to connect (or losing the connection) is "unavailable".
+
+        On SQLite a write transaction takes the write lock up front; ``read_only=True`` does
+        not, so reads never wait for writers (WAL gives them a consistent snapshot).
+        """
         try:
             connection = self.engine.connect()
+            if read_only:
+                connection = connection.execution_options(skewless_read_only=True)
         except DBAPIError as exc:
             raise self._unavailable(exc) from exc
         try:

@@ -104,7 +104,7 @@ class SqlMetadataBackend(MetadataBackend):
         ))
 
     def _records(self, query: sa.Select[Any]) -> list[DefinitionRecord]:
-        with self._transaction() as connection:
+        with self._transaction(read_only=True) as connection:
             return [
                 DefinitionRecord(row.kind, row.name, row.definition_hash, _as_dict(row.spec),
                                  row.created_at, row.created_by)
@@ -127,7 +127,7 @@ class SqlMetadataBackend(MetadataBackend):
 
     def high_water_mark(self, view: str) -> datetime | None:
         m = t.high_water_marks
-        with self._transaction() as connection:
+        with self._transaction(read_only=True) as connection:
             return connection.execute(sa.select(m.c.materialized_until).where(
                 m.c.project == self.project, m.c.view == view)).scalar()
 
@@ -151,7 +151,7 @@ class SqlMetadataBackend(MetadataBackend):
 
     def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         a = t.audit_log
-        with self._transaction() as connection:
+        with self._transaction(read_only=True) as connection:
             rows = connection.execute(sa.select(a).where(a.c.project == self.project)
                                       .order_by(a.c.id.desc()).limit(limit))
             return [AuditEntry(r.at, r.actor, r.action, r.target, _as_dict(r.detail))

@@ -57,7 +57,7 @@ class RegistryStore:
     def models(self) -> list[tuple[str, int, datetime]]:
         """``(name, latest version, created at)`` of every registered model."""
         m = t.registered_models
-        with self.database.transaction() as connection:
+        with self.database.transaction(read_only=True) as connection:
             return [tuple(row) for row in connection.execute(  # type: ignore[misc]
                 sa.select(m.c.name, m.c.latest_version, m.c.created_at)
                 .where(m.c.project == self.project).order_by(m.c.name))]
@@ -76,7 +76,7 @@ class RegistryStore:
             return selector
         if selector == "latest":
             v = t.model_versions
-            with self.database.transaction() as connection:
+            with self.database.transaction(read_only=True) as connection:
                 latest = connection.execute(sa.select(sa.func.max(v.c.version)).where(
                     v.c.project == self.project, v.c.model_name == name,
                     v.c.status == "ready")).scalar()
@@ -98,7 +98,7 @@ class RegistryStore:
 
     def get(self, name: str, version: int) -> ModelVersion:
         v = t.model_versions
-        with self.database.transaction() as connection:
+        with self.database.transaction(read_only=True) as connection:
             row = connection.execute(sa.select(v).where(
                 v.c.project == self.project, v.c.model_name == name,
                 v.c.version == version)).first()
@@ -114,7 +114,7 @@ class RegistryStore:
     def versions(self, name: str) -> list[ModelVersion]:
         v = t.model_versions
         aliases = self.aliases(name)
-        with self.database.transaction() as connection:
+        with self.database.transaction(read_only=True) as connection:
             rows = connection.execute(sa.select(v).where(
                 v.c.project == self.project, v.c.model_name == name).order_by(v.c.version)).all()
         if not rows:
@@ -158,7 +158,7 @@ class RegistryStore:
             a.c.project == self.project, a.c.model_name == name)).all())
 
     def aliases(self, name: str) -> dict[str, int]:
-        with self.database.transaction() as connection:
+        with self.database.transaction(read_only=True) as connection:
             return self._aliases(connection, name)
 
     def _move(self, connection: sa.Connection, name: str, alias: str, old: int | None,
@@ -219,7 +219,7 @@ class RegistryStore:
 
     def history(self, name: str, alias: str) -> list[AliasMove]:
         h = t.alias_history
-        with self.database.transaction() as connection:
+        with self.database.transaction(read_only=True) as connection:
             rows = connection.execute(sa.select(h).where(
                 h.c.project == self.project, h.c.model_name == name, h.c.alias == alias)
                 .order_by(h.c.id)).all()

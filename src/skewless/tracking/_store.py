@@ -140,7 +140,7 @@ class RunStore:
 
     def metric_history(self, run_id: str, key: str) -> list[MetricPoint]:
         m = t.run_metrics
-        with self.database.transaction() as connection:
+        with self.database.transaction(read_only=True) as connection:
             rows = connection.execute(sa.select(m).where(m.c.run_id == run_id, m.c.key == key)
                                       .order_by(m.c.step, m.c.timestamp, m.c.id))
             return [MetricPoint(r.key, r.value, r.step, r.timestamp) for r in rows]
@@ -182,20 +182,34 @@ class RunStore:
         query = query.order_by(r.c.id)
         if limit is not None:
             query = query.limit(limit)
-        with self.database.transaction() as connection:
+        with self.database.transaction(read_only=True) as connection:
             rows = connection.execute(query).all()
             ids = [row.id for row in rows]
             values: dict[str, dict[str, dict[str, Any]]] = {i: {"params": {}, "tags": {},
                                                                 "metrics": {}, "artifacts": {}}
                                                             for i in ids}
-            for kind, table in (*_VALUE_TABLES.items(), ("artifacts", t.run_artifacts)):
-                key, value = (table.c.path, table.c.sha256) if kind == "artifacts" \
-                    else (table.c.key, table.c.value)
-                for start in range(0, len(ids), 500):
-                    for run_id, k, v in connection.execute(sa.select(
-                            table.c.run_id, key, value).where(
-                            table.c.run_id.in_(ids[start:start + 500]))):
-                        values[run_id][kind][k] = v
+            for start in range(0, len(ids), 500):
+                for query in _values_queries(ids[start:start + 500]):
+                    for kind, run_id, key, value in connection.execute(query).all():
+                        values[run_id][kind][key] = value
         return [RunRecord(row.id, row.experiment, row.name, row.status, row.start_time,
                           row.end_time, row.created_by, row.git_commit, row.git_dirty, row.error,
                           **values[row.id]) for row in rows]
+
+
+
+def _values_queries(ids: list[str]) -> list[sa.Select[Any] | sa.CompoundSelect]:
+    """Params, tags and artifacts of some runs in one query, latest metrics in another (their
+    values are floats, which a union with text would turn into text); rows are
+    ``(kind, run_id, key, value)``."""
+    text = [sa.select(sa.literal(kind).label("kind"), table.c.run_id, key, value)
+            .where(table.c.run_id.in_(ids))
+            for kind, table, key, value in (
+                ("params", t.run_params, t.run_params.c.key, t.run_params.c.value),
+                ("tags", t.run_tags, t.run_tags.c.key, t.run_tags.c.value),
+                ("artifacts", t.run_artifacts, t.run_artifacts.c.path,
+                 t.run_artifacts.c.sha256))]
+    m = t.run_latest_metrics
+    metrics = sa.select(sa.literal("metrics").label("kind"), m.c.run_id, m.c.key, m.c.value
+                        ).where(m.c.run_id.in_(ids))
+    return [sa.union_all(*text), metrics]
