@@ -44,7 +44,7 @@ class DuckDBEngineConfig(_Section):
     """The embedded offline engine. ``memory_limit`` bounds DuckDB; beyond it, it spills to disk."""
 
     type: Literal["duckdb"] = "duckdb"
-    memory_limit: str = "1GB"
+    memory_limit: str = "600MB"
     threads: int | None = None
     temp_directory: str = ".skewless/duckdb"
 

@@ -111,7 +111,7 @@ class DuckDBEngine(OfflineEngine):
     ``base_dir`` resolves relative source paths; ``memory_limit`` and ``threads`` bound DuckDB.
     """
 
-    def __init__(self, base_dir: Path, *, memory_limit: str = "1GB", threads: int | None = None,
+    def __init__(self, base_dir: Path, *, memory_limit: str = "600MB", threads: int | None = None,
                  temp_directory: Path | None = None) -> None:
         self.base_dir = base_dir
         config = {"memory_limit": memory_limit}
@@ -203,6 +203,20 @@ class DuckDBEngine(OfflineEngine):
             select.append(f"{expression} AS {_quote(column)}")
         return f"SELECT {', '.join(select)} FROM {self._scan(source)} WHERE {ts} IS NOT NULL"
 
+    def _created_after(self, view: FeatureView, entities: pa.Table) -> bool:
+        """Whether some row of the view's source was created after the earliest entity time.
+
+        When none was, every row is visible at every entity time and the created-time rule
+        gives the same answer as the plain tie-break — which needs no running arg-max, so
+        materializing the present (the usual case) takes the fast path.
+        """
+        if not view.source.created or entities.num_rows == 0:
+            return False
+        earliest = pc.min(entities[TIME]).as_py()
+        latest = self._run(f"SELECT max(greatest(__ts, __cr)) AS v FROM ({self._events(view, [])})",
+                           f"reading created times of {view.name!r}")["v"][0].as_py()
+        return latest is not None and latest > earliest
+
     def _fields_sql(self, query: ViewQuery, as_of_created: bool) -> str:
         view = query.view
         keys = ", ".join(map(_quote, view.join_keys))
@@ -268,7 +282,8 @@ class DuckDBEngine(OfflineEngine):
         for query in queries:
             view = query.view
             if any(f.name in query.features for f in view.fields):
-                part = self._run(self._fields_sql(query, as_of_created),
+                hide_late = as_of_created and self._created_after(view, entities)
+                part = self._run(self._fields_sql(query, hide_late),
                                  f"point-in-time join of {view.name!r}",
                                  {"__entities": entities})
                 columns.update(zip(part.column_names, part.columns, strict=True))
