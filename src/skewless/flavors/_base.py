@@ -49,6 +49,12 @@ class Flavor(ABC):
     def load(self, folder: Path, spec: Mapping[str, Any], *, allow_pickle: bool = False) -> Any:
         """Read the model saved in ``folder`` back; the result has ``predict(X)``."""
 
+    def refuse(self, model: object, saves: str) -> RegistryError:
+        """The error for a model this flavor does not save (``saves`` lists what it does)."""
+        return RegistryError(f"the {self.name!r} flavor saves {saves}, not "
+                             f"{qualified_name(model)}; pass one of those, or use "
+                             "flavor='pickle', allow_pickle=True for other objects")
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 

@@ -17,7 +17,6 @@ from skewless.errors import RegistryError
 from skewless.flavors._base import (
     Flavor,
     framework,
-    qualified_name,
     spec_value,
     top_package,
     translate,
@@ -76,9 +75,7 @@ class LightGBMFlavor(Flavor):
         """Save the booster as text; the spec records the class and a classifier's labels."""
         kind = type(model).__name__
         if not self.matches(model):
-            raise RegistryError(f"the 'lightgbm' flavor saves {', '.join(_CLASSES)}, not "
-                                f"{qualified_name(model)}; pass one of those, or use "
-                                "flavor='pickle', allow_pickle=True for other objects")
+            raise self.refuse(model, ", ".join(_CLASSES))
         spec: dict[str, Any] = {"file": _FILE, "class": kind}
         if kind in _WRAPPERS and callable(model.get_params().get("objective")):
             raise RegistryError(f"this {kind} was trained with a custom (Python) objective, so "

@@ -14,7 +14,6 @@ from skewless.errors import RegistryError
 from skewless.flavors._base import (
     Flavor,
     framework,
-    qualified_name,
     spec_value,
     top_package,
     translate,
@@ -42,9 +41,7 @@ class XGBoostFlavor(Flavor):
         """``save_model`` to ``model.ubj``; the spec records which allowlisted class it was."""
         kind = type(model).__name__
         if not self.matches(model):
-            raise RegistryError(f"the 'xgboost' flavor saves {', '.join(_CLASSES)}, not "
-                                f"{qualified_name(model)}; pass one of those, or use "
-                                "flavor='pickle', allow_pickle=True for other objects")
+            raise self.refuse(model, ", ".join(_CLASSES))
         with translate(f"saving the {kind} with save_model", "fit the model before saving it"):
             model.save_model(folder / _FILE)
         return {"file": _FILE, "class": kind}
