@@ -38,6 +38,7 @@ class RunStore:
         self.database = database
         self.project = project
         self._experiments: dict[str, int] = {}
+        self._searches: dict[tuple[Any, ...], sa.Select[Any]] = {}
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class RunStore:
     # -- reads --------------------------------------------------------------------------------
 
     def get(self, run_id: str) -> RunRecord:
-        records = self._records(sa.and_(t.runs.c.id == run_id), [], None)
+        records = self._records(self._query(t.runs.c.id == run_id, [], None))
         if not records:
             raise TrackingError(f"no run {run_id!r} in project {self.project!r}; list runs with "
                                 "`skewless runs list`")
@@ -150,10 +151,17 @@ class RunStore:
         """Runs matching every condition of ``filter``, ordered, at most ``limit``."""
         if not isinstance(limit, int) or limit < 1:
             raise TrackingError(f"limit must be a positive whole number, not {limit!r}")
-        conditions = [self._condition(c) for c in parse_filter(filter)]
-        if experiment is not None:
-            conditions.append(t.experiments.c.name == experiment)
-        return self._records(sa.and_(sa.true(), *conditions), parse_order_by(order_by), limit)
+        key = (experiment, filter, tuple(order_by or ()), limit)
+        query = self._searches.get(key)
+        if query is None:
+            conditions = [self._condition(c) for c in parse_filter(filter)]
+            if experiment is not None:
+                conditions.append(t.experiments.c.name == experiment)
+            query = self._query(sa.and_(sa.true(), *conditions), parse_order_by(order_by), limit)
+            if len(self._searches) >= _SEARCH_CACHE:
+                self._searches.pop(next(iter(self._searches)))
+            self._searches[key] = query
+        return self._records(query)
 
     def _column(self, field: FieldRef) -> sa.ColumnElement[Any]:
         if field.kind == "attributes":
@@ -167,11 +175,11 @@ class RunStore:
         if condition.field.kind == "attributes":
             return _compare(self._column(condition.field), condition.operator, value)
         table = _VALUE_TABLES[condition.field.kind]
-        return sa.exists().where(table.c.run_id == t.runs.c.id,
-                                 table.c.key == condition.field.key,
-                                 _compare(table.c.value, condition.operator, value))
+        # an IN over (key, value) lets the database use its key/value indexes
+        return t.runs.c.id.in_(sa.select(table.c.run_id).where(
+            table.c.key == condition.field.key, _compare(table.c.value, condition.operator, value)))
 
-    def _records(self, where: Any, order: list[Any], limit: int | None) -> list[RunRecord]:
+    def _query(self, where: Any, order: list[Any], limit: int | None) -> sa.Select[Any]:
         r, e = t.runs, t.experiments
         query = (sa.select(r, e.c.name.label("experiment")).join(e, e.c.id == r.c.experiment_id)
                  .where(r.c.project == self.project, where))
@@ -182,6 +190,9 @@ class RunStore:
         query = query.order_by(r.c.id)
         if limit is not None:
             query = query.limit(limit)
+        return query
+
+    def _records(self, query: sa.Select[Any]) -> list[RunRecord]:
         with self.database.transaction(read_only=True) as connection:
             rows = connection.execute(query).all()
             ids = [row.id for row in rows]
@@ -189,19 +200,20 @@ class RunStore:
                                                                 "metrics": {}, "artifacts": {}}
                                                             for i in ids}
             for start in range(0, len(ids), 500):
-                for query in _values_queries(ids[start:start + 500]):
-                    for kind, run_id, key, value in connection.execute(query).all():
+                for values_query in _VALUES_QUERIES:
+                    chunk = {"ids": ids[start:start + 500]}
+                    for kind, run_id, key, value in connection.execute(values_query, chunk).all():
                         values[run_id][kind][key] = value
         return [RunRecord(row.id, row.experiment, row.name, row.status, row.start_time,
                           row.end_time, row.created_by, row.git_commit, row.git_dirty, row.error,
                           **values[row.id]) for row in rows]
 
 
-
-def _values_queries(ids: list[str]) -> list[sa.Select[Any] | sa.CompoundSelect]:
-    """Params, tags and artifacts of some runs in one query, latest metrics in another (their
-    values are floats, which a union with text would turn into text); rows are
-    ``(kind, run_id, key, value)``."""
+def _values_queries() -> list[sa.Select[Any] | sa.CompoundSelect]:
+    """Params, tags and artifacts of the runs ``:ids`` in one query, latest metrics in another
+    (their values are floats, which a union with text would turn into text); rows are
+    ``(kind, run_id, key, value)``. Built once: executing them only binds the ids."""
+    ids = sa.bindparam("ids", expanding=True)
     text = [sa.select(sa.literal(kind).label("kind"), table.c.run_id, key, value)
             .where(table.c.run_id.in_(ids))
             for kind, table, key, value in (
@@ -213,3 +225,9 @@ def _values_queries(ids: list[str]) -> list[sa.Select[Any] | sa.CompoundSelect]:
     metrics = sa.select(sa.literal("metrics").label("kind"), m.c.run_id, m.c.key, m.c.value
                         ).where(m.c.run_id.in_(ids))
     return [sa.union_all(*text), metrics]
+
+
+_VALUES_QUERIES = _values_queries()
+_SEARCH_CACHE = 64
+"""Built search statements kept per (experiment, filter, order, limit): a dashboard repeating
+a search skips parsing and building, and SQLAlchemy's compiled cache does the rest."""
