@@ -379,3 +379,14 @@ def median_results(script: Path, task: str, params: Params, runs: int = IMPORT_R
         for key, value in results[0].items()
         if isinstance(value, int | float) and not isinstance(value, bool)
     } | {"processes": runs}
+
+
+def cold_load_result(start: float, imported: float, loaded: float, end: float) -> Result:
+    """Workload 5's timings from four ``perf_counter`` readings: start, after the import,
+    after resolving and loading the model, after predicting."""
+    return {
+        "seconds": end - start,
+        "import_s": imported - start,
+        "load_s": loaded - imported,
+        "predict_s": end - loaded,
+    }

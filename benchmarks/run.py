@@ -26,6 +26,7 @@ import platform
 import subprocess
 import sys
 import venv
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,17 +86,24 @@ def run_side(side: str, data_dir: Path) -> Doc:
     return result
 
 
+def collect_sides(names: Iterable[str], chosen: list[str], previous: Callable[[str], Path],
+                  run: Callable[[str], Doc]) -> dict[str, Doc]:
+    """Run the ``chosen`` sides; reuse the last results of the others where there are some."""
+    results = {}
+    for side in names:
+        earlier = previous(side)
+        if side in chosen:
+            results[side] = run(side)
+        elif earlier.exists():
+            print(f"{side}: reusing the results of an earlier run, {earlier}", flush=True)
+            results[side] = json.loads(earlier.read_text())
+    return results
+
+
 def collect(sides: list[str], data_dir: Path) -> dict[str, Doc]:
     """Run ``sides``; reuse the last results of the others when the data folder has them."""
-    results = {}
-    for side in SIDES:
-        previous = side_results(data_dir, side)
-        if side in sides:
-            results[side] = run_side(side, data_dir)
-        elif previous.exists():
-            print(f"{side}: reusing the results of an earlier run, {previous}", flush=True)
-            results[side] = json.loads(previous.read_text())
-    return results
+    return collect_sides(SIDES, sides, lambda side: side_results(data_dir, side),
+                         lambda side: run_side(side, data_dir))
 
 
 def _fmt(value: Any) -> str:

@@ -49,6 +49,7 @@ from harness import (
     Params,
     Result,
     bench_model,
+    cold_load_result,
     measure_logged_runs,
     measure_metric_points,
     measure_registrations,
@@ -151,12 +152,7 @@ def task_cold_load(params: Params) -> Result:
     predictions = model.predict(np.asarray(rows[:10], dtype=np.float32))
     end = time.perf_counter()
     assert len(predictions) == 10
-    return {
-        "seconds": end - start,
-        "import_s": imported - start,
-        "load_s": loaded - imported,
-        "predict_s": end - loaded,
-    }
+    return cold_load_result(start, imported, loaded, end)
 
 
 TASKS = {

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from harness import IMPORT_REPEATS, SEARCH_CALLS, SEARCH_FILTER, SEARCH_ORDER_BY
 
 # The feature-store benchmark's table renderer and machine description, shared as they are.
-from run import _table, machine
+from run import _table, collect_sides, machine
 
 HERE = Path(__file__).resolve().parent
 MLFLOW_VENV = HERE / ".venv-mlflow"
@@ -99,15 +99,8 @@ def run_side(side: str, quick: bool) -> Doc:
 
 def collect(sides: list[str], quick: bool) -> dict[str, Doc]:
     """Run ``sides``; reuse the last results of the others when there are some."""
-    results = {}
-    for side in SIDES:
-        previous = side_results(side, quick)
-        if side in sides:
-            results[side] = run_side(side, quick)
-        elif previous.exists():
-            print(f"{side}: reusing the results of an earlier run, {previous}", flush=True)
-            results[side] = json.loads(previous.read_text())
-    return results
+    return collect_sides(SIDES, sides, lambda side: side_results(side, quick),
+                         lambda side: run_side(side, quick))
 
 
 class Headline(NamedTuple):

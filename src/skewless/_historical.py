@@ -126,14 +126,11 @@ def get_historical_features(
         for view, features in resolved.views for f in features
     }
     for odfv in resolved.on_demand:
-        odfv_inputs: dict[str, tuple[Any, str]] = {}
-        for ref in map(FeatureRef.parse, odfv.inputs):
-            odfv_inputs[ref.feature] = odfv_inputs[ref.full_name] = (
-                columns[ref], resolved.dtypes[ref])
-        for request in odfv.request_fields:
-            odfv_inputs[request.name] = (
-                _typed_column(frame, request.name, request.dtype, "request field"), request.dtype)
-        for name, values in run_on_demand(odfv, odfv_inputs, frame.num_rows).items():
+        requests = {request.name: _typed_column(frame, request.name, request.dtype,
+                                                "request field")
+                    for request in odfv.request_fields}
+        outputs = run_on_demand(odfv, columns, resolved.dtypes, requests, frame.num_rows)
+        for name, values in outputs.items():
             columns[FeatureRef(odfv.name, name)] = values
     table = frame
     for ref, name in zip(resolved.requested, names, strict=True):

@@ -201,12 +201,10 @@ def _run_on_demand_online(odfv: Any, resolved: ResolvedFeatures,
                           status: dict[FeatureRef, list[Status]],
                           stamps: dict[FeatureRef, list[datetime | None]]) -> None:
     count = len(rows)
-    inputs: dict[str, tuple[Any, str]] = {}
     input_refs = [FeatureRef.parse(i) for i in odfv.inputs]
-    for ref in input_refs:
-        dtype = resolved.dtypes[ref]
-        inputs[ref.feature] = inputs[ref.full_name] = (
-            pa.array(values[ref], type=ARROW_TYPES[dtype]), dtype)
+    features = {ref: pa.array(values[ref], type=ARROW_TYPES[resolved.dtypes[ref]])
+                for ref in input_refs}
+    requests: dict[str, pa.Array] = {}
     for request in odfv.request_fields:
         column = []
         for i, row in enumerate(rows):
@@ -219,8 +217,8 @@ def _run_on_demand_online(odfv: Any, resolved: ResolvedFeatures,
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise EntityFrameError(f"request field {request.name!r} must be {request.dtype}: "
                                    f"{exc}") from exc
-        inputs[request.name] = (array, request.dtype)
-    outputs = run_on_demand(odfv, inputs, count)
+        requests[request.name] = array
+    outputs = run_on_demand(odfv, features, resolved.dtypes, requests, count)
     statuses: list[Status] = []
     times: list[datetime | None] = []
     for i in range(count):

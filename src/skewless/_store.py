@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from skewless._project import current_actor
 from skewless._time import to_utc, utc_now
 from skewless.config import ProjectConfig, find_project, load_config
 from skewless.errors import DefinitionError
@@ -32,13 +32,6 @@ __all__ = ["FeatureStore"]
 
 ProgressCallback = Callable[[str, int, int], None]
 """``(view, done, total)``, called as materialization proceeds."""
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 class FeatureStore:
@@ -146,7 +139,8 @@ class FeatureStore:
                                          != view.definition_hash})
         validate_sources(changed_views, self.offline.source_columns)
         changes = self.metadata.apply_definitions(
-            [(d.kind, d.name, d.definition_hash, d.spec()) for d in new.definitions()], _actor())
+            [(d.kind, d.name, d.definition_hash, d.spec()) for d in new.definitions()],
+            current_actor())
         for odfv in candidate.on_demand.values():
             if odfv.function is not None:
                 self._functions[(odfv.name, odfv.definition_hash)] = odfv.function
@@ -310,5 +304,5 @@ class FeatureStore:
                     mark = self.metadata.high_water_mark(mark_name)
                     if mark is None or start > mark:
                         continue
-                self.metadata.set_high_water_mark(mark_name, end, _actor())
+                self.metadata.set_high_water_mark(mark_name, end, current_actor())
         return reports

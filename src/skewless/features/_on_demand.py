@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from skewless.errors import DefinitionError
+from skewless.features._references import FeatureRef
 
 if TYPE_CHECKING:
     from skewless.features._definitions import Field, OnDemandFeatureView
@@ -62,16 +63,27 @@ def _to_arrow(values: Any, out: Field, rows: int, view: str) -> pa.Array:
 
 def run_on_demand(
     view: OnDemandFeatureView,
-    inputs: Mapping[str, tuple[pa.Array | pa.ChunkedArray, str]],
+    features: Mapping[FeatureRef, pa.Array | pa.ChunkedArray],
+    dtypes: Mapping[FeatureRef, str],
+    requests: Mapping[str, pa.Array | pa.ChunkedArray],
     rows: int,
 ) -> dict[str, pa.Array]:
-    """Call the view's function on ``inputs`` (name → (column, dtype)) and type its outputs."""
+    """Call the view's function and type its outputs.
+
+    ``features`` holds the input feature columns (by reference, with their ``dtypes``),
+    ``requests`` the request-field columns; the function sees each feature under its name and
+    under ``view__feature``, and each request field under its name.
+    """
     if view.function is None:
         raise DefinitionError(
             f"on-demand view {view.name!r} has no function loaded; run `skewless apply` "
             "or pass the view to store.apply() in this process"
         )
-    columns = {name: to_numpy(column, dtype) for name, (column, dtype) in inputs.items()}
+    columns: dict[str, np.ndarray] = {}
+    for ref in map(FeatureRef.parse, view.inputs):
+        columns[ref.feature] = columns[ref.full_name] = to_numpy(features[ref], dtypes[ref])
+    for request in view.request_fields:
+        columns[request.name] = to_numpy(requests[request.name], request.dtype)
     try:
         with np.errstate(divide="ignore", invalid="ignore"):
             result = view.function(columns)
@@ -103,7 +115,6 @@ _KINDS = {"f": "float64", "i": "int64", "u": "int64", "b": "bool", "M": "timesta
 def infer_outputs(view: OnDemandFeatureView) -> list[Field]:
     """Learn output names and dtypes by calling the function on a one-row sample."""
     from skewless.features._definitions import Field
-    from skewless.features._references import FeatureRef
 
     columns: dict[str, np.ndarray] = {}
     for ref in map(FeatureRef.parse, view.inputs):
