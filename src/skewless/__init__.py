@@ -60,3 +60,15 @@ __all__ = [
     "set_alias",
     "start_run",
 ]
+
+_SUBPACKAGES = ("monitoring", "training")
+
+
+def __getattr__(name: str) -> object:
+    """``skewless.training`` and ``skewless.monitoring`` are imported on first use, so that
+    ``import skewless`` stays fast for processes that only serve or track."""
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"skewless.{name}")
+    raise AttributeError(f"module 'skewless' has no attribute {name!r}")

@@ -66,10 +66,14 @@ def register_model(model: Any, name: str, *, project: PathLike = None,
     return get_project(project).registry.register_model(model, name, **options)
 
 
-def load_model(ref: str, *, allow_pickle: bool = False, project: PathLike = None) -> Any:
+def load_model(ref: str, *, allow_pickle: bool = False, flavor: str | None = None,
+               check_features: bool = True, project: PathLike = None) -> Any:
     """Load ``"fraud@production"``, ``"fraud/3"`` or ``"fraud@latest"`` after verifying its
-    digests; pickled models need ``allow_pickle=True``."""
-    return get_project(project).registry.load_model(ref, allow_pickle=allow_pickle)
+    digests; pickled models need ``allow_pickle=True``. ``flavor="onnx"`` loads the ONNX export
+    kept by the training workflow. A model trained on features loads only while its feature
+    definitions are still the applied ones (``check_features=False`` skips that check)."""
+    return get_project(project).registry.load_model(
+        ref, allow_pickle=allow_pickle, flavor=flavor, check_features=check_features)
 
 
 def get_model_version(ref: str, *, project: PathLike = None) -> ModelVersion:
@@ -85,9 +89,11 @@ def model_versions(name: str, *, project: PathLike = None) -> list[ModelVersion]
     return get_project(project).registry.store.versions(name)
 
 
-def set_alias(name: str, alias: str, version: int, *, project: PathLike = None) -> int | None:
-    """Point ``name@alias`` at ``version``; returns the version it pointed at before."""
-    return get_project(project).registry.set_alias(name, alias, version)
+def set_alias(name: str, alias: str, version: int, *, force: bool = False,
+              project: PathLike = None) -> int | None:
+    """Point ``name@alias`` at ``version``; returns the version it pointed at before.
+    ``production`` on a version that lost to its baseline needs ``force=True``."""
+    return get_project(project).registry.set_alias(name, alias, version, force=force)
 
 
 def delete_alias(name: str, alias: str, *, project: PathLike = None) -> int:

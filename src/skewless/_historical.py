@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from skewless.offline._engine import ROW, TIME, OfflineEngine, ViewQuery, featur
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["HistoricalResult", "get_historical_features", "to_arrow_table"]
+__all__ = ["HistoricalResult", "get_historical_features", "read_frame", "to_arrow_table"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,24 @@ def _typed_column(table: pa.Table, name: str, dtype: str, role: str) -> pa.Array
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise EntityFrameError(f"entity frame column {name!r} ({column.type}) cannot be read as "
                                f"{dtype} for {role} {name!r}: {exc}") from exc
+
+
+def read_frame(path: Path, what: str = "entity file") -> pa.Table:
+    """A Parquet or CSV file as an Arrow table; anything else is refused with the reason."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise EntityFrameError(f"{what} {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pq.read_table(path)
+        if suffix == ".csv":
+            return pcsv.read_csv(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for unreadable files
+        raise EntityFrameError(f"cannot read {what} {path}: {exc}") from exc
+    raise EntityFrameError(f"{what} {path}: use a .parquet or .csv file")
 
 
 def get_historical_features(

@@ -11,8 +11,10 @@ __all__ = ["progress_reporter"]
 @contextmanager
 def progress_reporter(
     progress: Callable[[str, int, int], None] | bool,
+    describe: Callable[[str], str] = str,
 ) -> Iterator[Callable[[str, int, int], None]]:
-    """Yield a ``(task, done, total)`` callback: Rich bars on stderr for ``True``."""
+    """Yield a ``(task, done, total)`` callback: Rich bars on stderr for ``True``, each
+    labelled ``describe(task)``."""
     if callable(progress):
         yield progress
         return
@@ -28,7 +30,7 @@ def progress_reporter(
 
         def report(task: str, done: int, total: int) -> None:
             if task not in tasks:
-                tasks[task] = bar.add_task(f"materialize {task}", total=total or 1)
+                tasks[task] = bar.add_task(describe(task), total=total or 1)
             bar.update(tasks[task], completed=done if total else 1)  # type: ignore[arg-type]
 
         yield report

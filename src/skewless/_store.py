@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from skewless._project import current_actor
 from skewless._time import to_utc, utc_now
 from skewless.config import ProjectConfig, find_project, load_config
-from skewless.errors import DefinitionError
+from skewless.errors import DefinitionError, DefinitionInUseError
 from skewless.features._catalogue import Catalogue
 from skewless.features._definitions import (
     DEFINITION_KINDS,
     Definition,
+    FeatureService,
     FeatureView,
     OnDemandFeatureView,
 )
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from skewless.metadata import DefinitionChange, MetadataBackend
     from skewless.offline import OfflineEngine
     from skewless.online import OnlineStore
+    from skewless.training import TrainingFrame
 
 __all__ = ["FeatureStore"]
 
@@ -117,13 +119,19 @@ class FeatureStore:
 
         return load_definitions(self._resolve(self.config.definitions))
 
-    def apply(self, objects: Iterable[Definition] | None = None) -> list[DefinitionChange]:
+    def apply(self, objects: Iterable[Definition] | None = None, *,
+              force: bool = False) -> list[DefinitionChange]:
         """Validate definitions against their sources and record them with content hashes.
 
         ``objects`` defaults to everything in the definitions module. Definitions already
         applied and not passed stay as they are. Unchanged definitions are a no-op; a changed
         one is recorded under its new hash (the old version stays in the history) and its stale
         online values are dropped until it is materialized again.
+
+        Changing a definition that a model version behind a live alias (any alias but
+        ``archived``) was trained on is refused with ``DefinitionInUseError`` naming those
+        versions, since it would change what the served model sees; ``force=True`` applies it
+        anyway (the model then refuses to load until retrained or the change is reverted).
         """
         from skewless.features._validation import validate_sources
 
@@ -138,6 +146,8 @@ class FeatureStore:
                                          or applied.views[name].definition_hash
                                          != view.definition_hash})
         validate_sources(changed_views, self.offline.source_columns)
+        if not force:
+            self._refuse_changes_in_use(applied, new)
         changes = self.metadata.apply_definitions(
             [(d.kind, d.name, d.definition_hash, d.spec()) for d in new.definitions()],
             current_actor())
@@ -153,6 +163,30 @@ class FeatureStore:
         self._catalogue = None
         self._read_plans.clear()
         return changes
+
+    def _refuse_changes_in_use(self, applied: Catalogue, new: Catalogue) -> None:
+        """Raise ``DefinitionInUseError`` when a change breaks a live model's bindings."""
+        current = {f"{d.kind}:{d.name}": d.definition_hash for d in applied.definitions()}
+        changed = {f"{d.kind}:{d.name}": d.definition_hash for d in new.definitions()
+                   if current.get(f"{d.kind}:{d.name}", d.definition_hash) != d.definition_hash}
+        if not changed:
+            return
+        from skewless._project import get_project
+
+        users: dict[str, list[str]] = {}
+        for model, version, alias, hashes in \
+                get_project(self.path).registry.store.live_feature_hashes():
+            for key in changed.keys() & hashes.keys():
+                if hashes[key] == current[key]:  # the model matches what is applied now
+                    users.setdefault(key, []).append(f"{model}/{version}@{alias}")
+        if users:
+            detail = "; ".join(f"{key.replace(':', ' ', 1)} is used by {', '.join(models)}"
+                               for key, models in sorted(users.items()))
+            raise DefinitionInUseError(
+                f"refusing to change definitions that served models were trained on: {detail}. "
+                "Give the changed definition a new name (a new view) and retrain, or apply with "
+                "force=True (`skewless apply --force`) — those versions will then refuse to load "
+                "until they are retrained")
 
     @property
     def catalogue(self) -> Catalogue:
@@ -209,6 +243,27 @@ class FeatureStore:
         return get_historical_features(
             self.offline, self.catalogue.resolve(features), entity_df, full_names=full_names,
             as_of_created=as_of_created, timestamp_column=timestamp_column)
+
+    def get_training_frame(
+        self,
+        labels: Any,
+        service: str | FeatureService,
+        *,
+        label: str | None = None,
+        timestamp_column: str = "event_timestamp",
+        full_names: bool = False,
+    ) -> TrainingFrame:
+        """Labels joined point-in-time with ``service``'s features, ready to train on.
+
+        ``labels`` (pandas or Arrow) holds the entity keys, ``timestamp_column``, the request
+        fields of the service's on-demand views, and one label column (named by ``label`` when
+        there are other columns). The frame equals ``get_historical_features`` for the same
+        rows and records its content fingerprint and the hash of every definition it used.
+        """
+        from skewless.training._frame import build_training_frame
+
+        return build_training_frame(self, labels, service, label=label,
+                                    timestamp_column=timestamp_column, full_names=full_names)
 
     def get_online_features(
         self,
@@ -294,7 +349,7 @@ class FeatureStore:
         from skewless._progress import progress_reporter
 
         reports = []
-        with progress_reporter(progress) as report:
+        with progress_reporter(progress, lambda view: f"materialize {view}") as report:
             for view, start in plan:
                 reports.append(materialize_view(
                     self.offline, self.online, view, start, end,

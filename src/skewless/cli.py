@@ -20,7 +20,6 @@ from skewless._time import to_utc, utc_now
 from skewless.errors import EntityFrameError, SkewlessError, TimestampError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
 
     from skewless._project import Project
     from skewless._store import FeatureStore
@@ -138,15 +137,75 @@ def init(
 
 @app.command()
 @_user_errors
-def apply(project: ProjectOption = None) -> None:
+def apply(project: ProjectOption = None,
+          force: Annotated[bool, typer.Option(
+              "--force", help="Apply changes even to definitions that a model behind a live "
+              "alias was trained on (those versions then refuse to load).")] = False) -> None:
     """Validate the definitions module against its sources and record it."""
     with _store(project) as store:
-        changes = store.apply()
+        changes = store.apply(force=force)
     table = Table("kind", "name", "result", "hash")
     for change in changes:
         style = {"unchanged": "dim", "created": "green", "changed": "yellow"}.get(change.action)
         table.add_row(change.kind, change.name, change.action, change.new_hash[:12], style=style)
     out.print(table)
+
+
+@app.command()
+@_user_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="Training job YAML: labels, service, estimator, "
+                                           "split, class_weights, model name (see `skewless "
+                                           "train --help`).")],
+    project: ProjectOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build the training frame, split by time, fit, compare with the baseline and register.
+
+    CONFIG names the label file, feature service, estimator class (scikit-learn, XGBoost or
+    LightGBM) with its params, optional preprocessing steps, the split (valid/test/gap),
+    class_weights, threshold, the model name and an optional alias to set.
+    """
+    from skewless.training._train import load_train_config
+    from skewless.training._train import train as run_training
+
+    job = load_train_config(config)
+    with _store(project) as store:
+        result = run_training(store, job, progress=not as_json)
+    version = result.version
+    if as_json:
+        print(json.dumps({"model": version.name, "version": version.version,
+                          "beats_baseline": version.beats_baseline,
+                          "onnx": dataclasses.asdict(version.training.onnx)
+                          if version.training and version.training.onnx else None,
+                          "metrics": version.metrics, "seconds": result.seconds}, indent=2))
+        return
+    out.print(_metrics_table(version.metrics))
+    training = version.training
+    verdict = {True: "[green]beats its baseline[/]", False: "[red]does NOT beat its baseline "
+               "(production needs --force)[/]", None: "not compared with a baseline"}
+    out.print(f"registered [bold]{version.ref}[/] in {result.seconds:.1f} s — "
+              f"{verdict[version.beats_baseline]}")
+    if training and training.onnx:
+        onnx = training.onnx
+        out.print("ONNX export kept (max difference "
+                  f"{onnx.max_abs_diff:.2g})" if onnx.kept else f"no ONNX export: {onnx.reason}")
+    if version.aliases:
+        out.print(f"aliases: {', '.join(version.aliases)}")
+
+
+def _metrics_table(metrics: dict[str, float]) -> Table:
+    """Model vs baseline, one row per metric, columns per split."""
+    splits = [s for s in ("valid", "test") if any(k.startswith(f"{s}.") for k in metrics)]
+    names = sorted({key.split(".")[-1] for key in metrics if key.split(".")[0] in splits})
+    table = Table("metric", *[f"{s} {who}" for s in splits for who in ("model", "baseline")])
+    for name in names:
+        cells = []
+        for split in splits:
+            for key in (f"{split}.{name}", f"{split}.baseline.{name}"):
+                cells.append(f"{metrics[key]:.4f}" if key in metrics else "—")
+        table.add_row(name, *cells)
+    return table
 
 
 @features_app.command("list")
@@ -241,23 +300,6 @@ def materialize_incremental(
         _report(store.materialize_incremental(_time(end, "END"), views=_split(views) or None))
 
 
-def _read_frame(path: Path) -> pa.Table:
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        raise EntityFrameError(f"entity file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pq.read_table(path)
-        if suffix == ".csv":
-            return pcsv.read_csv(path)
-    except Exception as exc:  # pyarrow raises several unrelated types for unreadable files
-        raise EntityFrameError(f"cannot read entity file {path}: {exc}") from exc
-    raise EntityFrameError(f"entity file {path}: use a .parquet or .csv file")
-
-
 @app.command()
 @_user_errors
 def historical(
@@ -276,7 +318,9 @@ def historical(
     project: ProjectOption = None,
 ) -> None:
     """Point-in-time-correct features for every row of ENTITY_FILE."""
-    frame = _read_frame(entity_file)
+    from skewless._historical import read_frame
+
+    frame = read_frame(entity_file)
     with _store(project) as store:
         result = store.get_historical_features(
             frame, _features(store, features, service), full_names=full_names,
@@ -568,9 +612,11 @@ def alias_set(
     alias: Annotated[str, typer.Argument(help="Alias, e.g. production, staging, archived.")],
     version: Annotated[int, typer.Argument(help="Version number.")],
     project: ProjectOption = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Set production even on a version that lost to its baseline.")] = False,
 ) -> None:
     """Point NAME@ALIAS at VERSION (recorded in the alias history)."""
-    before = _project(project).registry.set_alias(name, alias, version)
+    before = _project(project).registry.set_alias(name, alias, version, force=force)
     moved = f"from {before} " if before is not None else ""
     out.print(f"{name}@{alias}: {moved}→ {version}")
 

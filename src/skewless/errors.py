@@ -8,7 +8,8 @@ one of these, with the original kept as ``__cause__``::
     ├── ConfigError                  skewless.yaml or an environment override is invalid
     ├── ProjectNotFoundError         no skewless.yaml where one was looked for
     ├── DefinitionError              a feature definition is invalid on its own
-    │   └── SourceSchemaError        a definition does not match the columns of its source
+    │   ├── SourceSchemaError        a definition does not match the columns of its source
+    │   └── DefinitionInUseError     a change would alter features a live model version uses
     ├── FeatureNotFoundError         a feature reference names nothing that was applied
     ├── EntityFrameError             an entity frame / entity rows are unusable
     │   └── TimestampError           naive or unparseable timestamps
@@ -22,7 +23,10 @@ one of these, with the original kept as ``__cause__``::
     │   └── FilterError              a search filter is malformed (points at the bad token)
     ├── RegistryError                a model registry operation is refused
     │   ├── ModelNotFoundError       no such model, version or alias (suggests close names)
-    │   └── PickleNotAllowedError    pickle-based save or load without allow_pickle=True
+    │   ├── PickleNotAllowedError    pickle-based save or load without allow_pickle=True
+    │   ├── FeaturesChangedError     a model's feature definitions are no longer the applied ones
+    │   └── PromotionRefusedError    production alias for a model that lost to its baseline
+    ├── TrainingError                a training frame, split or evaluation cannot be built
     └── ArtifactError                an artifact cannot be stored or read
         └── ArtifactIntegrityError   its bytes do not match the recorded SHA-256 digest
 """
@@ -34,8 +38,10 @@ __all__ = [
     "ArtifactIntegrityError",
     "ConfigError",
     "DefinitionError",
+    "DefinitionInUseError",
     "EntityFrameError",
     "FeatureNotFoundError",
+    "FeaturesChangedError",
     "FilterError",
     "MetadataError",
     "MetadataUnavailableError",
@@ -45,12 +51,14 @@ __all__ = [
     "OnlineStoreUnavailableError",
     "PickleNotAllowedError",
     "ProjectNotFoundError",
+    "PromotionRefusedError",
     "RegistryError",
     "SkewlessError",
     "SourceError",
     "SourceSchemaError",
     "TimestampError",
     "TrackingError",
+    "TrainingError",
 ]
 
 
@@ -136,3 +144,22 @@ class ArtifactError(SkewlessError):
 
 class ArtifactIntegrityError(ArtifactError):
     """An artifact's bytes do not match its recorded SHA-256 digest (tampered or truncated)."""
+
+
+class DefinitionInUseError(DefinitionError):
+    """Applying a changed definition would change the features of a model version that a live
+    alias serves; the message names the models, versions and aliases (``force=True`` overrides)."""
+
+
+class FeaturesChangedError(RegistryError):
+    """A model version was trained on feature definitions that are no longer the applied ones;
+    the message names each changed definition."""
+
+
+class PromotionRefusedError(RegistryError):
+    """Setting ``production`` on a version that did not beat its baseline (``force=True``
+    overrides)."""
+
+
+class TrainingError(SkewlessError):
+    """A training frame, split, evaluation or model binding cannot be built as asked."""

@@ -103,11 +103,18 @@ class OnnxFlavor(Flavor):
 
     def load(self, folder: Path, spec: Mapping[str, Any], *, allow_pickle: bool = False) -> Any:
         """An onnxruntime session on the CPU, wrapped; a classifier when it has probabilities."""
-        ort = framework("onnxruntime", "onnxruntime", self.name)
         path = folder / _FILE
-        with translate(f"opening {path} with onnxruntime",
+        return self._wrap(str(path), f"opening {path} with onnxruntime")
+
+    def load_file(self, data: bytes) -> OnnxModel:
+        """The same as ``load``, from the serialized model's bytes (already verified)."""
+        return self._wrap(data, "opening the ONNX model with onnxruntime")
+
+    def _wrap(self, source: str | bytes, action: str) -> OnnxModel:
+        ort = framework("onnxruntime", "onnxruntime", self.name)
+        with translate(action,
                        "check the installed onnxruntime supports the model's opset and operators"):
-            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
         outputs = [node.name for node in session.get_outputs()]
         probabilities = next((name for name in outputs[1:] if "prob" in name.lower()), None)
         if probabilities is None:

@@ -18,7 +18,7 @@ from skewless.errors import ConfigError, MetadataError, MetadataUnavailableError
 
 __all__ = ["SCHEMA_REVISION", "Database", "lock_id"]
 
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 """The newest Alembic revision; opening a database at an older one migrates it first."""
 
 _MIGRATION_LOCK = 0x5EE1E55  # PostgreSQL advisory lock id for migrations

@@ -185,6 +185,7 @@ model_versions = sa.Table(
     sa.Column("feature_hashes", sa.JSON),
     sa.Column("training_fingerprint", sa.String(64)),
     sa.Column("reference_profile", sa.JSON),
+    sa.Column("training", sa.JSON),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Column("deleted_at", UTCDateTime),

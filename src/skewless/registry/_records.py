@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
 from skewless.artifacts import StoredArtifact
 
-__all__ = ["RESERVED_ALIASES", "AliasMove", "ColumnSpec", "ModelSignature", "ModelVersion"]
+__all__ = ["RESERVED_ALIASES", "AliasMove", "BaselineComparison", "ColumnSpec", "FeatureBinding",
+           "ModelSignature", "ModelVersion", "OnnxExportRecord", "TrainingBinding"]
 
 RESERVED_ALIASES = ("latest",)
 STAGES = ("production", "staging", "archived")
@@ -24,19 +26,105 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class ModelSignature:
-    """The model's inputs and outputs, in order."""
+    """The model's inputs and outputs, in order.
+
+    For a model trained on a feature service the inputs are what a caller sends (entity keys
+    and request fields), and ``features`` is the ordered vector the model itself consumes,
+    which the server builds from the online store.
+    """
 
     inputs: list[ColumnSpec]
     outputs: list[ColumnSpec] = field(default_factory=list)
+    features: list[ColumnSpec] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"inputs": [vars(c) for c in self.inputs],
+        data = {"inputs": [vars(c) for c in self.inputs],
                 "outputs": [vars(c) for c in self.outputs]}
+        if self.features:
+            data["features"] = [vars(c) for c in self.features]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelSignature:
         return cls([ColumnSpec(**c) for c in data.get("inputs", [])],
-                   [ColumnSpec(**c) for c in data.get("outputs", [])])
+                   [ColumnSpec(**c) for c in data.get("outputs", [])],
+                   [ColumnSpec(**c) for c in data.get("features", [])])
+
+
+@dataclass(frozen=True)
+class FeatureBinding:
+    """One position of a model's feature vector: the column name the model was fitted with,
+    the feature reference (``view:feature``) the server reads, and its dtype."""
+
+    name: str
+    ref: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class BaselineComparison:
+    """The model against its baseline on the validation set, by ``metric`` (lower is better
+    for losses and errors, which is what ``beats`` accounts for)."""
+
+    metric: str
+    model: float
+    baseline: float
+    beats: bool
+
+
+@dataclass(frozen=True)
+class OnnxExportRecord:
+    """Whether an ONNX export was kept beside the native model, and why not when it was not.
+
+    ``path`` is the export's file relative to the version's artifact folder; ``max_abs_diff``
+    the largest difference from the native model's outputs on the validation rows checked.
+    """
+
+    kept: bool
+    reason: str | None
+    max_abs_diff: float | None
+    rows_checked: int
+    input_dtype: str | None
+    path: str | None
+
+
+@dataclass(frozen=True)
+class TrainingBinding:
+    """What a model version trained with skewless is bound to.
+
+    The feature service and its definition hashes are columns of the version itself
+    (``feature_service``, ``feature_hashes``); this holds the rest: the inputs a caller
+    sends, the feature vector, the label and its classes, the label time range and row
+    count of the training frame, the baseline comparison and the ONNX export.
+    """
+
+    service: str
+    entity_keys: list[ColumnSpec]
+    request_fields: list[ColumnSpec]
+    features: list[FeatureBinding]
+    label: str
+    task: str
+    classes: list[Any] | None
+    threshold: float | None
+    rows: int
+    time_start: datetime
+    time_end: datetime
+    baseline: BaselineComparison | None
+    onnx: OnnxExportRecord | None
+
+    def to_json(self) -> dict[str, Any]:
+        return _binding_adapter().dump_python(self, mode="json")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainingBinding:
+        return _binding_adapter().validate_python(data)
+
+
+@cache
+def _binding_adapter() -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(TrainingBinding)
 
 
 @dataclass(frozen=True)
@@ -44,8 +132,9 @@ class ModelVersion:
     """An immutable registered model version and everything known about where it came from.
 
     ``artifact_path`` is the version's folder in the artifact store; ``files`` its files with
-    their digests. ``feature_service``, ``feature_hashes``, ``training_fingerprint`` and
-    ``reference_profile`` are filled when the model was trained on skewless features.
+    their digests. ``feature_service``, ``feature_hashes``, ``training_fingerprint``,
+    ``reference_profile`` (a summary; the profile itself is a file of the version) and
+    ``training`` are filled when the model was logged with a training frame.
     """
 
     name: str
@@ -73,6 +162,14 @@ class ModelVersion:
     created_at: datetime
     created_by: str
     aliases: list[str] = field(default_factory=list)
+    training: TrainingBinding | None = None
+
+    @property
+    def beats_baseline(self) -> bool | None:
+        """Whether the model beat its baseline on validation; ``None`` when not evaluated."""
+        if self.training is None or self.training.baseline is None:
+            return None
+        return self.training.baseline.beats
 
     @property
     def ref(self) -> str:

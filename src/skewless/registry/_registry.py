@@ -5,27 +5,39 @@ from __future__ import annotations
 import re
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skewless._provenance import code_version, package_versions, python_version
-from skewless.errors import ModelNotFoundError, PickleNotAllowedError, RegistryError
+from skewless.errors import (
+    FeaturesChangedError,
+    ModelNotFoundError,
+    PickleNotAllowedError,
+    PromotionRefusedError,
+    RegistryError,
+)
 from skewless.registry._records import (
     RESERVED_ALIASES,
     AliasMove,
     ModelSignature,
     ModelVersion,
+    TrainingBinding,
 )
 from skewless.registry._signature import example_to_json, infer_signature
 from skewless.registry._store import RegistryStore
 
 if TYPE_CHECKING:
     from skewless._project import Project
+    from skewless.monitoring import ReferenceProfile
     from skewless.tracking import RunRecord
 
 __all__ = ["Lineage", "Registry", "parse_model_ref"]
 
+ATTACHMENTS = "_training"
+"""Folder of a version's training attachments (ONNX export, reference profile), which loading
+the native model skips."""
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,99}$")
 
@@ -91,13 +103,17 @@ class Registry:
         feature_hashes: dict[str, str] | None = None,
         training_fingerprint: str | None = None,
         reference_profile: dict[str, Any] | None = None,
+        training: TrainingBinding | None = None,
+        attachments: Mapping[str, bytes] | None = None,
     ) -> ModelVersion:
         """Store ``model`` and record it as the next version of ``name``.
 
         The flavor is inferred from the model's type unless given; generic Python objects need
         ``flavor="pickle", allow_pickle=True``. The signature is inferred from
         ``input_example`` when not given. With ``run_id`` the run's params and metrics are
-        copied into the version, so the record stands on its own.
+        copied into the version, so the record stands on its own. ``attachments`` are extra
+        files (relative path → bytes) stored under ``_training/`` beside the model, with
+        their digests: the training workflow's ONNX export and reference profile.
         """
         from skewless.flavors import flavor_for, get_flavor
 
@@ -113,6 +129,10 @@ class Registry:
             folder = Path(scratch) / "model"
             folder.mkdir()
             spec = chosen.save(model, folder, allow_pickle=allow_pickle)
+            for relative, data in (attachments or {}).items():
+                target = folder / ATTACHMENTS / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
             files = self.project.artifacts.put_directory(folder, prefix)
         commit, dirty = code_version(max_age=0)  # exact: the record is immutable
         actor = self.project.actor
@@ -127,6 +147,7 @@ class Registry:
             "packages": package_versions(tuple(chosen.packages)),
             "feature_service": feature_service, "feature_hashes": feature_hashes,
             "training_fingerprint": training_fingerprint, "reference_profile": reference_profile,
+            "training": training.to_json() if training else None,
         }, actor)
         return self.store.get(name, version)
 
@@ -134,25 +155,101 @@ class Registry:
         name, selector = parse_model_ref(ref)
         return self.store.get(name, self.store.resolve(name, selector))
 
-    def load_model(self, ref: str, *, allow_pickle: bool = False) -> Any:
-        """The model behind a reference, after verifying every file's SHA-256 digest."""
+    def load_model(self, ref: str, *, allow_pickle: bool = False, flavor: str | None = None,
+                   check_features: bool = True) -> Any:
+        """The model behind a reference, after verifying every file's SHA-256 digest.
+
+        ``flavor="onnx"`` loads the ONNX export the training workflow kept instead of the
+        native model. A model trained on a feature service is loaded only while the feature
+        definitions it was trained on are still the applied ones (``check_features=False``
+        skips that, e.g. to inspect an old version).
+        """
         from skewless.flavors import get_flavor
 
         record = self.get_model_version(ref)
         if record.status != "ready":
             raise ModelNotFoundError(f"{record.ref} was deleted")
+        if check_features:
+            self.check_features(record)
+        if flavor is not None and flavor != record.flavor:
+            return self._load_export(record, flavor)
         if record.flavor == "pickle" and not allow_pickle:
             raise PickleNotAllowedError(
                 f"{record.ref} is stored with pickle, which runs code when loaded; load it "
                 "with allow_pickle=True only if you trust whoever registered it")
+        model_files = [f for f in record.files
+                       if not f.path.startswith(f"{record.artifact_path}/{ATTACHMENTS}/")]
         with tempfile.TemporaryDirectory(prefix="skewless-load-") as scratch:
-            folder = self.project.artifacts.fetch(record.files, record.artifact_path,
+            folder = self.project.artifacts.fetch(model_files, record.artifact_path,
                                                   Path(scratch))
             return get_flavor(record.flavor).load(folder, record.flavor_spec,
                                                   allow_pickle=allow_pickle)
 
-    def set_alias(self, name: str, alias: str, version: int) -> int | None:
-        return self.store.set_alias(name, check_alias(alias), int(version), self.project.actor)
+    def _load_export(self, record: ModelVersion, flavor: str) -> Any:
+        from skewless.flavors import get_flavor
+
+        export = record.training.onnx if record.training else None
+        if flavor != "onnx":
+            raise RegistryError(f"{record.ref} is a {record.flavor!r} model; it can be loaded "
+                                f"as {record.flavor!r} or, when an export was kept, as 'onnx'")
+        if export is None or not export.kept or export.path is None:
+            why = export.reason if export else "it was not logged with a training frame"
+            raise RegistryError(f"{record.ref} has no ONNX export ({why}); load it without "
+                                "flavor= to get the native model")
+        return get_flavor("onnx").load_file(self._attachment(record, export.path))
+
+    def _attachment(self, record: ModelVersion, relative: str) -> bytes:
+        path = f"{record.artifact_path}/{ATTACHMENTS}/{relative}"
+        stored = next((f for f in record.files if f.path == path), None)
+        if stored is None:
+            raise RegistryError(f"{record.ref} has no file {relative!r}; the version's record "
+                                "and artifacts disagree — register it again")
+        return self.project.artifacts.read_verified(stored)
+
+    def reference_profile(self, ref: str) -> ReferenceProfile:
+        """The reference profile of a version's training data, read and digest-verified."""
+        import json
+
+        from skewless.monitoring import ReferenceProfile
+
+        record = self.get_model_version(ref)
+        summary = record.reference_profile
+        if not summary or "file" not in summary:
+            raise RegistryError(f"{record.ref} has no reference profile; log the model with "
+                                "run.log_model(..., training_frame=...) to record one")
+        return ReferenceProfile.from_json(json.loads(self._attachment(record, summary["file"])))
+
+    def check_features(self, record: ModelVersion) -> None:
+        """Refuse a version whose feature definitions are no longer the applied ones."""
+        if not record.feature_hashes:
+            return
+        applied = {f"{d.kind}:{d.name}": d.definition_hash
+                   for d in self.project.definitions.current_definitions()}
+        changed = [f"{key.replace(':', ' ', 1)} (trained on {digest[:12]}, applied "
+                   f"{applied[key][:12] if key in applied else 'nothing'})"
+                   for key, digest in sorted(record.feature_hashes.items())
+                   if applied.get(key) != digest]
+        if changed:
+            raise FeaturesChangedError(
+                f"{record.ref} was trained on feature definitions that are no longer the "
+                f"applied ones: {'; '.join(changed)}. Serving it would compute different "
+                "features from the ones it learnt; re-apply the definitions it was trained on, "
+                "or retrain and register a new version")
+
+    def set_alias(self, name: str, alias: str, version: int, *, force: bool = False
+                  ) -> int | None:
+        """Point ``alias`` at ``version``. ``production`` is refused for a version that did not
+        beat its baseline on validation, unless ``force``."""
+        check_alias(alias)
+        if alias == "production" and not force:
+            record = self.store.get(name, int(version))
+            if record.beats_baseline is False:
+                comparison = record.training.baseline  # type: ignore[union-attr]
+                raise PromotionRefusedError(
+                    f"{record.ref} did not beat its baseline on validation ({comparison.metric}"
+                    f" {comparison.model:.6g} vs baseline {comparison.baseline:.6g}); promote it "
+                    "anyway with force=True (`--force`) if you know why")
+        return self.store.set_alias(name, alias, int(version), self.project.actor)
 
     def delete_alias(self, name: str, alias: str) -> int:
         return self.store.delete_alias(name, alias, self.project.actor)

@@ -14,7 +14,7 @@ from skewless.artifacts import StoredArtifact
 from skewless.errors import ModelNotFoundError, RegistryError
 from skewless.metadata import _tables as t
 from skewless.metadata._database import Database
-from skewless.registry._records import AliasMove, ModelSignature, ModelVersion
+from skewless.registry._records import AliasMove, ModelSignature, ModelVersion, TrainingBinding
 
 __all__ = ["RegistryStore"]
 
@@ -217,6 +217,21 @@ class RegistryStore:
             self._move(connection, name, alias, current, None, "delete", actor, utc_now())
         return current
 
+    def live_feature_hashes(self) -> list[tuple[str, int, str, dict[str, str]]]:
+        """``(model, version, alias, feature hashes)`` for every alias other than ``archived``
+        that points at a version trained on skewless features."""
+        a, v = t.model_aliases, t.model_versions
+        with self.database.transaction(read_only=True) as connection:
+            rows = connection.execute(
+                sa.select(a.c.model_name, a.c.version, a.c.alias, v.c.feature_hashes)
+                .join(v, sa.and_(v.c.project == a.c.project, v.c.model_name == a.c.model_name,
+                                 v.c.version == a.c.version))
+                .where(a.c.project == self.project, a.c.alias != "archived",
+                       v.c.feature_hashes.is_not(None))
+                .order_by(a.c.model_name, a.c.version, a.c.alias)).all()
+        return [(r.model_name, r.version, r.alias, dict(r.feature_hashes)) for r in rows
+                if r.feature_hashes]
+
     def history(self, name: str, alias: str) -> list[AliasMove]:
         h = t.alias_history
         with self.database.transaction(read_only=True) as connection:
@@ -261,4 +276,5 @@ def _record(row: Any, aliases: list[str]) -> ModelVersion:
         git_dirty=row.git_dirty, python_version=row.python_version, packages=dict(row.packages),
         feature_service=row.feature_service, feature_hashes=row.feature_hashes,
         training_fingerprint=row.training_fingerprint, reference_profile=row.reference_profile,
-        created_at=row.created_at, created_by=row.created_by, aliases=aliases)
+        created_at=row.created_at, created_by=row.created_by, aliases=aliases,
+        training=TrainingBinding.from_json(row.training) if row.training else None)

@@ -17,12 +17,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from skewless._time import utc_now
-from skewless.errors import ArtifactError, TrackingError
+from skewless.errors import ArtifactError, TrackingError, TrainingError
 from skewless.tracking._records import MetricPoint, RunRecord, RunStatus
 
 if TYPE_CHECKING:
     from skewless._project import Project
+    from skewless.features import FeatureService
     from skewless.registry import ModelVersion
+    from skewless.training import Split, TrainingFrame
 
 __all__ = ["Run"]
 
@@ -144,13 +146,36 @@ class Run:
             (a.path.removeprefix(prefix + "/"), a.sha256, a.size) for a in stored])
         return [a.path.removeprefix(prefix + "/") for a in stored]
 
-    def log_model(self, model: Any, name: str, **options: Any) -> ModelVersion:
+    def log_model(self, model: Any, name: str, *,
+                  training_frame: TrainingFrame | Split | None = None,
+                  service: str | FeatureService | None = None,
+                  validation: TrainingFrame | None = None, threshold: float = 0.5,
+                  **options: Any) -> ModelVersion:
         """Register ``model`` as a new version of ``name``, with this run's params and metrics.
 
-        Takes the options of ``skewless.register_model`` (flavor, signature, input_example,
-        allow_pickle, description, tags...).
+        Takes the options of ``skewless.register_model`` (flavor, input_example, allow_pickle,
+        description, tags...). With ``training_frame`` (a ``TrainingFrame``, or the ``Split``
+        of one) the model is first evaluated next to its baseline on validation and test (the
+        metrics are logged to this run, ``threshold`` is the classification cut-off), its
+        features and validation predictions are profiled, an ONNX export is kept when it
+        reproduces the model, and the version is bound to the frame's feature service and
+        definition hashes. ``validation`` is the validation frame when ``training_frame`` is
+        not a ``Split``; ``service``, when given, must be the frame's service.
         """
         self._check_open()
+        if training_frame is not None:
+            from skewless.training._bind import log_trained_model
+
+            return log_trained_model(self, model, name, training_frame=training_frame,
+                                     service=service, validation=validation,
+                                     threshold=threshold, **options)
+        if service is not None or validation is not None:
+            raise TrainingError("service= and validation= bind a model to its training data; "
+                                "pass training_frame= as well")
+        return self.register(model, name, **options)
+
+    def register(self, model: Any, name: str, **options: Any) -> ModelVersion:
+        """Flush, then register ``model`` with this run's id (what ``log_model`` ends with)."""
         self.flush()
         return self.project.registry.register_model(model, name, run_id=self.run_id, **options)
 
