@@ -34,9 +34,12 @@ DEFINITIONS = [USER, SPENDING, RATIOS, SERVICE]
 
 
 def make_fraud_project(folder: Path, metadata_yaml: str = "") -> pa.Table:
-    """Write the project's config and payments into ``folder``; return the label frame
+    """Write the project's config, definitions module and payments into ``folder``; return the
+    label frame
     (``user_id``, ``event_timestamp``, ``amount`` as the request field, ``is_fraud``)."""
     (folder / "skewless.yaml").write_text(f"project: training\n{metadata_yaml}\n")
+    # the definitions module of the project (tests/ is on the path of the test process)
+    (folder / "features.py").write_text("from _training import RATIOS, SERVICE, SPENDING, USER\n")
     payments = generate_transactions(folder / "data" / "transactions.parquet", users=300,
                                      days=40, seed=3)
     return payments.select(["user_id", "event_timestamp", "amount", "is_fraud"])

@@ -63,8 +63,9 @@ def test_features_list_and_describe(project: Path) -> None:
 
 def _labels(project: Path) -> pa.Table:
     transactions = pq.read_table(project / "data" / "transactions.parquet")
-    return transactions.select(["user_id", "event_timestamp", "amount", "is_fraud"]).slice(100,
-                                                                                           300)
+    return transactions.select(["user_id", "event_timestamp", "amount", "merchant_category",
+                                "is_fraud"]).rename_columns(
+        ["user_id", "event_timestamp", "amount", "category", "is_fraud"]).slice(100, 300)
 
 
 def test_historical_writes_parquet_and_csv_equal_to_the_api(project: Path) -> None:
@@ -97,14 +98,16 @@ def test_materialize_then_online_json(project: Path) -> None:
     assert "nothing to materialize" not in run("materialize-incremental", AS_OF, "-p",
                                                str(project))
     assert "nothing to materialize" in run("materialize-incremental", AS_OF, "-p", str(project))
-    document = json.loads(run("online", "-s", "fraud_features", "-e", "user_id=7,amount=250",
-                              "-e", "user_id=123456,amount=1", "--now", AS_OF, "-p",
-                              str(project)))
+    document = json.loads(run("online", "-s", "fraud_features",
+                              "-e", "user_id=7,amount=250,category=fuel",
+                              "-e", "user_id=123456,amount=1,category=fuel", "--now", AS_OF,
+                              "-p", str(project)))
     with sk.FeatureStore(project) as store:
         from datetime import datetime
 
         expected = store.get_online_features(
-            "fraud_features", [{"user_id": 7, "amount": 250.0}, {"user_id": 123456, "amount": 1.0}],
+            "fraud_features", [{"user_id": 7, "amount": 250.0, "category": "fuel"},
+                               {"user_id": 123456, "amount": 1.0, "category": "fuel"}],
             now=datetime.fromisoformat(AS_OF))
     assert document["features"] == expected.to_dict()
     assert document["statuses"] == expected.statuses()

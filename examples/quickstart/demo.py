@@ -1,8 +1,9 @@
 """The feature-store walk-through behind `make demo`, on the embedded defaults.
 
 init → apply → point-in-time training frame → materialize → online reads, checking on the way
-that the online values equal the offline ones at the same time; then two tracked training runs,
-a registered model version aliased `production`, loaded back by alias. Everything runs
+that the online values equal the offline ones at the same time; then `skewless train` (time
+split, baseline, metrics, ONNX export), the version aliased `production` and loaded back by
+alias. Everything runs
 locally: DuckDB for history, SQLite for online values and metadata. The project is created in
 ./demo-project.
 """
@@ -42,28 +43,34 @@ def cli(*args: str) -> None:
     subprocess.run(command, check=True, cwd=PROJECT if PROJECT.exists() else ROOT)
 
 
-def track_and_register(frame: pd.DataFrame) -> None:
-    """Train a small classifier on the point-in-time frame, log it, register it, alias it."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
+TRAIN_CONFIG = """\
+model: fraud
+service: fraud_features
+labels: {path: labels.parquet, label: is_fraud}
+preprocessing:
+  - class: sklearn.impute.SimpleImputer
+    params: {strategy: median}
+estimator:
+  class: sklearn.ensemble.RandomForestClassifier
+  params: {n_estimators: 100, max_depth: 10, random_state: 0}
+split: {valid: 10d, test: 10d, gap: 1d}
+class_weights: true
+"""
 
-    columns = ["amount_count_1h", "amount_sum_1h", "amount_count_7d", "amount_mean_30d",
-               "amount_to_mean_30d", "amount_to_max_7d"]
-    features = frame[columns].fillna(0.0)
-    cut = int(len(frame) * 0.8)  # the frame is in time order: train on the past, test on later
-    for c in (0.1, 1.0):
-        with sk.start_run("fraud", name=f"logreg-C{c}", project=PROJECT) as run:
-            run.log_params({"model": "LogisticRegression", "C": c, "features": len(columns)})
-            model = LogisticRegression(C=c, max_iter=1_000, class_weight="balanced")
-            model.fit(features[:cut], frame["is_fraud"][:cut])
-            auc = roc_auc_score(frame["is_fraud"][cut:], model.predict_proba(features[cut:])[:, 1])
-            run.log_metric("auc", auc)
-            version = run.log_model(model, "fraud", input_example=features.head())
-    sk.set_alias("fraud", "production", version.version, project=PROJECT)
-    loaded = sk.load_model("fraud@production", project=PROJECT)  # digest verified on load
-    same = (loaded.predict(features) == model.predict(features)).all()
-    console.print(f"registered fraud/{version.version} (test AUC {auc:.3f}) as production; "
-                  f"loaded back, predictions identical: {same}")
+
+def train_and_promote(frame: pd.DataFrame) -> None:
+    """Train with `skewless train`, promote the version, load it back by alias (native and
+    ONNX) and check both predict what the frame says."""
+    (PROJECT / "train.yaml").write_text(TRAIN_CONFIG)
+    cli("train", "train.yaml")
+    version = sk.get_model_version("fraud@latest", project=PROJECT)
+    cli("models", "alias", "set", "fraud", "production", str(version.version))
+    features = frame[[f.name for f in version.training.features]].to_numpy(dtype=float)
+    native = sk.load_model("fraud@production", project=PROJECT)  # digests verified on load
+    onnx = sk.load_model("fraud@production", flavor="onnx", project=PROJECT)
+    difference = np.abs(native.predict_proba(features) - onnx.predict_proba(features)).max()
+    console.print(f"fraud@production loaded back natively and as ONNX: largest probability "
+                  f"difference over {len(features):,} rows {difference:.1e}")
 
 
 def main() -> None:
@@ -78,7 +85,9 @@ def main() -> None:
 
     step("3. Point-in-time-correct training data")
     transactions = pq.read_table(PROJECT / "data" / "transactions.parquet")
-    labels = transactions.select(["user_id", "event_timestamp", "amount", "is_fraud"])
+    labels = transactions.select(["user_id", "event_timestamp", "amount", "merchant_category",
+                                  "is_fraud"]).rename_columns(
+        ["user_id", "event_timestamp", "amount", "category", "is_fraud"])
     labels = labels.filter(pc.greater(labels["event_timestamp"], pc.min(labels["event_timestamp"])))
     pq.write_table(labels, PROJECT / "labels.parquet")
     cli("historical", "labels.parquet", "--service", "fraud_features", "--output",
@@ -98,25 +107,26 @@ def main() -> None:
     cli("materialize-incremental", AS_OF.isoformat())  # a no-op: already up to date
 
     step("5. Read online, as a prediction server would")
-    cli("online", "--service", "fraud_features", "--entity", "user_id=7,amount=250.0",
+    cli("online", "--service", "fraud_features", "--entity",
+        "user_id=7,amount=250.0,category=jewelry",
         "--now", AS_OF.isoformat())
 
     step("6. Online equals offline at the same time")
     store = sk.FeatureStore(PROJECT)
     users = list(range(0, 500, 5))
-    rows = [{"user_id": user, "amount": 100.0} for user in users]
+    rows = [{"user_id": user, "amount": 100.0, "category": "travel"} for user in users]
     online = store.get_online_features("fraud_features", rows, now=AS_OF).to_dict()
     entity_frame = {"user_id": users, "event_timestamp": [AS_OF] * len(users),
-                    "amount": [100.0] * len(users)}
+                    "amount": [100.0] * len(users), "category": ["travel"] * len(users)}
     offline = store.get_historical_features(pd.DataFrame(entity_frame),
                                             "fraud_features").to_pandas()
     mismatches = 0
-    for column in offline.columns.drop(["user_id", "event_timestamp", "amount"]):
+    for column in offline.columns.drop(["user_id", "event_timestamp", "amount", "category"]):
         for a, b in zip(offline[column].tolist(), online[column], strict=True):
             same = (pd.isna(a) and b is None) or a == b or (
                 isinstance(a, float) and b is not None and abs(a - b) <= 1e-9 * max(1, abs(a)))
             mismatches += not same
-    console.print(f"compared {len(users)} users × {len(offline.columns) - 3} features: "
+    console.print(f"compared {len(users)} users × {len(offline.columns) - 4} features: "
                   f"[bold]{mismatches} mismatches[/]")
 
     latencies = []
@@ -129,8 +139,8 @@ def main() -> None:
                   "over 2,000 reads")
     store.close()
 
-    step("7. Track a training run and register the model")
-    track_and_register(frame)
+    step("7. Train on the point-in-time frame, register, promote, load back")
+    train_and_promote(frame)
     cli("runs", "list", "--limit", "3")
     cli("models", "versions", "fraud")
     cli("models", "lineage", "fraud@production")

@@ -195,10 +195,18 @@ def train(
 
 
 def _metrics_table(metrics: dict[str, float]) -> Table:
-    """Model vs baseline, one row per metric, columns per split."""
+    """Model vs baseline, one row per metric, columns per split; row counts in the caption."""
     splits = [s for s in ("valid", "test") if any(k.startswith(f"{s}.") for k in metrics)]
-    names = sorted({key.split(".")[-1] for key in metrics if key.split(".")[0] in splits})
-    table = Table("metric", *[f"{s} {who}" for s in splits for who in ("model", "baseline")])
+    facts = ("rows", "threshold", "positive_rate")
+    names = sorted({key.split(".")[-1] for key in metrics
+                    if key.split(".")[0] in splits and key.split(".")[-1] not in facts})
+    caption = ", ".join(
+        f"{split}: {metrics[f'{split}.rows']:,.0f} rows"
+        + (f" ({metrics[f'{split}.positive_rate']:.2%} positive)"
+           if f"{split}.positive_rate" in metrics else "")
+        for split in splits if f"{split}.rows" in metrics)
+    table = Table("metric", *[f"{s} {who}" for s in splits for who in ("model", "baseline")],
+                  caption=caption or None)
     for name in names:
         cells = []
         for split in splits:
@@ -599,10 +607,29 @@ def models_show(
               + ", ".join(f"{k} {v}" for k, v in sorted(version.packages.items())))
     if version.signature:
         out.print("inputs: " + ", ".join(f"{c.name}:{c.dtype}" for c in version.signature.inputs))
-    if version.params or version.metrics:
-        out.print(f"params {version.params}\nmetrics {version.metrics}")
-    if version.feature_service:
-        out.print(f"feature service {version.feature_service}")
+    if version.params:
+        out.print(f"params {version.params}")
+    training = version.training
+    if training is None:
+        if version.metrics:
+            out.print(f"metrics {version.metrics}")
+        return
+    out.print(f"feature service {training.service}; features: "
+              + ", ".join(f"{f.name} ({f.ref})" for f in training.features))
+    out.print(f"label {training.label} ({training.task}"
+              + (f", classes {training.classes}" if training.classes else "")
+              + f"); trained on {training.rows:,} rows from {_when(training.time_start)} to "
+              f"{_when(training.time_end)}; data fingerprint {version.training_fingerprint}")
+    if training.baseline is not None:
+        b = training.baseline
+        out.print(f"validation {b.metric}: model {b.model:.6g}, baseline {b.baseline:.6g} — "
+                  + ("beats its baseline" if b.beats else "[red]does NOT beat its baseline[/]"))
+    if training.onnx is not None:
+        onnx = training.onnx
+        out.print(f"ONNX export kept ({onnx.input_dtype} input, max difference "
+                  f"{onnx.max_abs_diff:.2g} over {onnx.rows_checked:,} rows)" if onnx.kept
+                  else f"no ONNX export: {onnx.reason}")
+    out.print(_metrics_table(version.metrics))
 
 
 @alias_app.command("set")

@@ -49,6 +49,8 @@ __all__ = ["ONNX_FILE", "PROFILE_FILE", "log_trained_model", "model_input", "mod
 PROFILE_FILE = "reference_profile.json"
 ONNX_FILE = "model.onnx"
 _NUMERIC = {"int32", "int64", "float32", "float64", "bool"}
+_SAME_FOR_BASELINE = {"rows", "threshold", "positive_rate"}
+"""Metrics of the split rather than the predictor: logged once, for the model."""
 
 
 def model_input(model: Any, frame: TrainingFrame) -> Any:
@@ -100,7 +102,9 @@ def _evaluate(run: Run, model: Any, train: TrainingFrame, parts: dict[str, Train
             scores = model_scores(predictor, part, task)
             scored[who] = evaluate(task, part.y(), scores, **options)
         run.log_metrics(scored["model"].as_dict(f"{name}."))
-        run.log_metrics(scored["baseline"].as_dict(f"{name}.baseline."))
+        run.log_metrics({key: value for key, value in
+                         scored["baseline"].as_dict(f"{name}.baseline.").items()
+                         if key.rsplit(".", 1)[1] not in _SAME_FOR_BASELINE})
         report[name] = {who: asdict(metrics) for who, metrics in scored.items()}
         if name == "valid":
             result = compare_to_baseline(scored["model"], scored["baseline"])

@@ -183,7 +183,9 @@ def train(store: FeatureStore, config: TrainConfig,
                 raise TrainingError("class_weights is for classification; this label is a "
                                     "regression target — set class_weights: false")
             weights = sample_weights(y, class_weights(y))
-        fit_task = f"fit {type(estimator).__name__} on {split.train.num_rows:,} rows"
+        steps = [type(step).__name__ for _, step in getattr(estimator, "steps", [])]
+        fit_task = (f"fit {' → '.join(steps) or type(estimator).__name__} on "
+                    f"{split.train.num_rows:,} rows")
         report(fit_task, 0, 1)
         _fit(estimator, split.train.X(), y, weights)
         report(fit_task, 1, 1)

@@ -52,6 +52,22 @@ payment_ratios = OnDemandFeatureView(
     function=_amount_ratios,
 )
 
+
+
+def _category_change(columns):
+    """1.0 when the payment's merchant category differs from the holder's previous one."""
+    return {"new_category": (columns["category"] != columns["merchant_category"]).astype(float)}
+
+
+payment_context = OnDemandFeatureView(
+    "payment_context",
+    inputs=["user_transactions:merchant_category"],
+    request_fields=[Field("category", "string")],
+    function=_category_change,
+)
+
+# The model's features: numbers only, so it exports to ONNX (categories enter through
+# on-demand views such as payment_context).
 fraud_features = FeatureService(
     "fraud_features",
     features=[
@@ -59,7 +75,7 @@ fraud_features = FeatureService(
         "user_transactions:amount_sum_1h",
         "user_transactions:amount_count_7d",
         "user_transactions:amount_mean_30d",
-        "user_transactions:merchant_category",
         payment_ratios,
+        payment_context,
     ],
 )
