@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from skewless.config import ProjectConfig, find_project, load_config
+from skewless.config import PROJECT_ENV, ProjectConfig, find_project, load_config
 
 if TYPE_CHECKING:
     from skewless.artifacts import ArtifactStore
@@ -98,9 +98,17 @@ _projects: dict[Path, Project] = {}
 _lock = threading.Lock()
 
 
+_found: dict[tuple[str | None, str | None, str], Path] = {}
+"""Project folders already found, by (path given, $SKEWLESS_PROJECT, working folder): calls
+such as ``skewless.search_runs()`` in a loop then skip walking the file system."""
+
+
 def get_project(path: str | os.PathLike[str] | None = None) -> Project:
     """The project at ``path`` (or the current one), opened once per process."""
-    folder = find_project(path)
+    key = (None if path is None else os.fspath(path), os.environ.get(PROJECT_ENV), os.getcwd())
+    folder = _found.get(key)
+    if folder is None:
+        folder = _found[key] = find_project(path)
     with _lock:
         if folder not in _projects:
             _projects[folder] = Project(folder)

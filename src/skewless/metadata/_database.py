@@ -5,6 +5,7 @@ registry each keep their own tables in it through their own store classes."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -167,6 +168,22 @@ class Database:
         else:
             from sqlalchemy.dialects.sqlite import insert
         return insert(table)
+
+    def in_list(self, column: sa.ColumnElement[Any], name: str) -> sa.ColumnElement[bool]:
+        """``column IN <the list bound to name>`` as ONE parameter, so a statement built once
+        is compiled once and executes without SQLAlchemy re-rendering an expanding IN for every
+        list length: PostgreSQL gets ``= ANY(array)``, SQLite a ``json_each`` over a JSON
+        array. Bind the list with ``self.list_param(values)``."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            return column == sa.any_(sa.bindparam(name, type_=ARRAY(column.type)))
+        return column.in_(sa.select(sa.literal_column("value"))
+                          .select_from(sa.func.json_each(sa.bindparam(name, type_=sa.String))))
+
+    def list_param(self, values: list[Any]) -> Any:
+        """The value to bind for a parameter of ``in_list``."""
+        return values if self.dialect == "postgresql" else json.dumps(values)
 
     def lock(self, connection: sa.Connection, name: str) -> None:
         """Make transactions that take the same named lock run one after another.

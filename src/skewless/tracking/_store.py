@@ -39,6 +39,7 @@ class RunStore:
         self.project = project
         self._experiments: dict[str, int] = {}
         self._searches: dict[tuple[Any, ...], sa.Select[Any]] = {}
+        self._values_queries = _values_queries(database)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -200,8 +201,8 @@ class RunStore:
                                                                 "metrics": {}, "artifacts": {}}
                                                             for i in ids}
             for start in range(0, len(ids), 500):
-                for values_query in _VALUES_QUERIES:
-                    chunk = {"ids": ids[start:start + 500]}
+                chunk = {"ids": self.database.list_param(ids[start:start + 500])}
+                for values_query in self._values_queries:
                     for kind, run_id, key, value in connection.execute(values_query, chunk).all():
                         values[run_id][kind][key] = value
         return [RunRecord(row.id, row.experiment, row.name, row.status, row.start_time,
@@ -209,13 +210,12 @@ class RunStore:
                           **values[row.id]) for row in rows]
 
 
-def _values_queries() -> list[sa.Select[Any] | sa.CompoundSelect]:
-    """Params, tags and artifacts of the runs ``:ids`` in one query, latest metrics in another
-    (their values are floats, which a union with text would turn into text); rows are
-    ``(kind, run_id, key, value)``. Built once: executing them only binds the ids."""
-    ids = sa.bindparam("ids", expanding=True)
+def _values_queries(database: Database) -> list[sa.Select[Any] | sa.CompoundSelect]:
+    """Params, tags and artifacts of the runs bound to ``ids`` in one query, latest metrics in
+    another (their values are floats, which a union with text would turn into text); rows are
+    ``(kind, run_id, key, value)``. Built once per store: executing them only binds the ids."""
     text = [sa.select(sa.literal(kind).label("kind"), table.c.run_id, key, value)
-            .where(table.c.run_id.in_(ids))
+            .where(database.in_list(table.c.run_id, "ids"))
             for kind, table, key, value in (
                 ("params", t.run_params, t.run_params.c.key, t.run_params.c.value),
                 ("tags", t.run_tags, t.run_tags.c.key, t.run_tags.c.value),
@@ -223,11 +223,10 @@ def _values_queries() -> list[sa.Select[Any] | sa.CompoundSelect]:
                  t.run_artifacts.c.sha256))]
     m = t.run_latest_metrics
     metrics = sa.select(sa.literal("metrics").label("kind"), m.c.run_id, m.c.key, m.c.value
-                        ).where(m.c.run_id.in_(ids))
+                        ).where(database.in_list(m.c.run_id, "ids"))
     return [sa.union_all(*text), metrics]
 
 
-_VALUES_QUERIES = _values_queries()
 _SEARCH_CACHE = 64
 """Built search statements kept per (experiment, filter, order, limit): a dashboard repeating
 a search skips parsing and building, and SQLAlchemy's compiled cache does the rest."""
