@@ -66,7 +66,7 @@ INVALID_FILES = {
     "empty": ("", ["project: Field required"]),
     "unknown key": ("project: p\nbogus: 1\n", [
         "bogus: unknown key; accepted keys: artifacts, definitions, metadata, offline_engine, "
-        "online_store, project"]),
+        "online_store, prediction_log, project, serving"]),
     "unknown sqlite key": ("project: p\nonline_store: {type: sqlite, url: x}\n", [
         "online_store.url: unknown key; accepted keys: path, type"]),
     "unknown redis key": ("project: p\nonline_store: {type: redis, path: x}\n", [

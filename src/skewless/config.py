@@ -33,7 +33,8 @@ __all__ = [
 CONFIG_FILE = "skewless.yaml"
 PROJECT_ENV = "SKEWLESS_PROJECT"
 _NOT_OVERRIDES = {PROJECT_ENV, "SKEWLESS_REQUIRE_SERVICES", "SKEWLESS_USER"}
-_SECTIONS = ("offline_engine", "online_store", "metadata", "artifacts")
+_SECTIONS = ("offline_engine", "online_store", "metadata", "artifacts", "serving",
+             "prediction_log")
 
 
 class _Section(BaseModel):
@@ -84,6 +85,48 @@ class ArtifactsConfig(_Section):
     root: str = "artifacts"
 
 
+class ServingConfig(_Section):
+    """The prediction server (``skewless serve``).
+
+    ``api_key`` guards the admin endpoints (and the prediction endpoints too with
+    ``protect_predictions``); set it with ``SKEWLESS_SERVING__API_KEY`` rather than in the file.
+    ``timeout_ms`` bounds the primary model of each deployment; on timeout or error the model
+    at alias ``fallback`` answers, else ``defaults[model name]``. ``cache_size`` > 0 turns on a
+    per-worker LRU cache of predictions (``cache_ttl_s``). After the online store fails, reads
+    go to the reference profile's defaults for ``online_retry_s`` before it is tried again.
+    """
+
+    api_key: str | None = None
+    protect_predictions: bool = False
+    timeout_ms: float = PydanticField(default=50.0, gt=0)
+    alias_poll_s: float = PydanticField(default=1.0, gt=0)
+    max_body_bytes: int = PydanticField(default=1_048_576, gt=0)
+    max_rows: int = PydanticField(default=1_000, gt=0)
+    cache_size: int = PydanticField(default=0, ge=0)
+    cache_ttl_s: float = PydanticField(default=60.0, gt=0)
+    online_retry_s: float = PydanticField(default=1.0, gt=0)
+    online_timeout_s: float = PydanticField(default=0.05, gt=0)
+    defaults: dict[str, float | int | bool | str] = PydanticField(default_factory=dict)
+
+
+class PredictionLogConfig(_Section):
+    """Where every prediction is logged: Parquet segments under ``path`` (default), a
+    PostgreSQL table (``sink: postgresql`` with ``url``), or nowhere (``off``). A background
+    writer flushes every ``flush_interval_s`` or ``batch_size`` records; at most
+    ``queue_size`` records wait, and records beyond that are dropped and counted."""
+
+    sink: Literal["parquet", "postgresql", "off"] = "parquet"
+    path: str = "data/predictions"
+    feedback_path: str = "data/feedback"
+    url: str | None = None
+    db_schema: str | None = PydanticField(default=None, alias="schema")
+    queue_size: int = PydanticField(default=10_000, gt=0)
+    batch_size: int = PydanticField(default=1_000, gt=0)
+    flush_interval_s: float = PydanticField(default=1.0, gt=0)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 OnlineConfig = Annotated[SQLiteOnlineConfig | RedisOnlineConfig,
                          PydanticField(discriminator="type")]
 
@@ -97,6 +140,8 @@ class ProjectConfig(_Section):
     online_store: OnlineConfig = SQLiteOnlineConfig()
     metadata: MetadataConfig = MetadataConfig()
     artifacts: ArtifactsConfig = ArtifactsConfig()
+    serving: ServingConfig = ServingConfig()
+    prediction_log: PredictionLogConfig = PredictionLogConfig()
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
