@@ -156,10 +156,9 @@ SUMMARY = [
 
 
 def fastest_cold_load(side: Doc) -> tuple[str, Doc]:
-    """The scikit-learn loader with the shortest median cold load of a side, and its timings
-    (an ONNX conversion is reported on its own line, not compared)."""
-    scikit_learn = {k: v for k, v in side["cold_load"].items() if "ONNX" not in k}
-    name, timings = min(scikit_learn.items(), key=lambda item: item[1]["seconds"])
+    """The loader with the shortest median cold load of a side, and its timings: for
+    skewless the ONNX export its training workflow keeps, for MLflow its fastest flavor."""
+    name, timings = min(side["cold_load"].items(), key=lambda item: item[1]["seconds"])
     return name, timings
 
 

@@ -105,6 +105,12 @@ class FeatureStore:
                 backend.close()
         self._online = self._offline = self._metadata = None
 
+    def refresh(self) -> None:
+        """Forget the cached applied definitions (and read plans built from them), so the next
+        read sees definitions another process applied since."""
+        self._catalogue = None
+        self._read_plans.clear()
+
     def __enter__(self) -> FeatureStore:
         return self
 

@@ -216,6 +216,27 @@ def _metrics_table(metrics: dict[str, float]) -> Table:
     return table
 
 
+@app.command()
+@_user_errors
+def serve(
+    model: Annotated[list[str], typer.Option(
+        "--model", "-m", help="NAME@ALIAS (follows the alias: a promotion or rollback is picked "
+        "up within seconds) or NAME/VERSION; repeat to serve several models.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    project: ProjectOption = None,
+) -> None:
+    """Serve predictions over HTTP: POST /v1/models/NAME/predict, /v1/feedback, /health,
+    /ready, /metrics, /docs. Stops gracefully on Ctrl-C or SIGTERM."""
+    from skewless.serving import serve as run_server
+
+    err.print(f"serving {', '.join(model)} on http://{host}:{port} with {workers} worker(s); "
+              "Ctrl-C stops", highlight=False)
+    run_server(project, model, host=host, port=port, workers=workers, log_level=log_level)
+
+
 @features_app.command("list")
 @_user_errors
 def features_list(project: ProjectOption = None, as_json: JsonOption = False) -> None:

@@ -27,6 +27,7 @@ one of these, with the original kept as ``__cause__``::
     │   ├── FeaturesChangedError     a model's feature definitions are no longer the applied ones
     │   └── PromotionRefusedError    production alias for a model that lost to its baseline
     ├── TrainingError                a training frame, split or evaluation cannot be built
+    ├── PredictionRequestError       a prediction request does not fit the model (names the field)
     └── ArtifactError                an artifact cannot be stored or read
         └── ArtifactIntegrityError   its bytes do not match the recorded SHA-256 digest
 """
@@ -50,6 +51,7 @@ __all__ = [
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
     "PickleNotAllowedError",
+    "PredictionRequestError",
     "ProjectNotFoundError",
     "PromotionRefusedError",
     "RegistryError",
@@ -163,3 +165,14 @@ class PromotionRefusedError(RegistryError):
 
 class TrainingError(SkewlessError):
     """A training frame, split, evaluation or model binding cannot be built as asked."""
+
+
+class PredictionRequestError(SkewlessError):
+    """A prediction or feedback request does not fit: ``field`` names the offending part
+    (``entities.user_id``, ``request.amount``, ``[3].request``...) and ``status`` is the HTTP
+    status the server answers with (422, or 413 for an oversized body)."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = field
+        self.status = status

@@ -188,15 +188,19 @@ class Registry:
     def _load_export(self, record: ModelVersion, flavor: str) -> Any:
         from skewless.flavors import get_flavor
 
-        export = record.training.onnx if record.training else None
         if flavor != "onnx":
             raise RegistryError(f"{record.ref} is a {record.flavor!r} model; it can be loaded "
                                 f"as {record.flavor!r} or, when an export was kept, as 'onnx'")
+        return get_flavor("onnx").load_file(self.onnx_export(record))
+
+    def onnx_export(self, record: ModelVersion) -> bytes:
+        """The verified bytes of the ONNX export the training workflow kept for ``record``."""
+        export = record.training.onnx if record.training else None
         if export is None or not export.kept or export.path is None:
             why = export.reason if export else "it was not logged with a training frame"
             raise RegistryError(f"{record.ref} has no ONNX export ({why}); load it without "
                                 "flavor= to get the native model")
-        return get_flavor("onnx").load_file(self._attachment(record, export.path))
+        return self._attachment(record, export.path)
 
     def _attachment(self, record: ModelVersion, relative: str) -> bytes:
         path = f"{record.artifact_path}/{ATTACHMENTS}/{relative}"
