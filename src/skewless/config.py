@@ -169,8 +169,9 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
 def _environment_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
     """Merge ``SKEWLESS_<SECTION>__<KEY>`` (and ``SKEWLESS_<KEY>``) variables into ``raw``.
 
-    Values stay text (pydantic converts numbers and booleans where a field wants them); a
-    ``type`` override is applied first, so the other overrides of the section survive it.
+    Values stay text (pydantic converts numbers and booleans where a field wants them), except
+    mappings and lists written in YAML/JSON flow style; a ``type`` override is applied first, so
+    the other overrides of the section survive it.
     """
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     overrides = []
@@ -188,7 +189,9 @@ def _environment_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict
             )
         overrides.append((path, value))
     overrides.sort(key=lambda item: (len(item[0]), item[0][-1] != "type"))
-    for path, value in overrides:
+    for path, text in overrides:
+        # a mapping or list (e.g. SKEWLESS_SERVING__DEFAULTS='{fraud: false}') is read as YAML
+        value: Any = yaml.safe_load(text) if text.lstrip()[:1] in ("{", "[") else text
         if len(path) == 1:
             merged[path[0]] = value
             continue

@@ -54,11 +54,14 @@ class ModelSignature:
 @dataclass(frozen=True)
 class FeatureBinding:
     """One position of a model's feature vector: the column name the model was fitted with,
-    the feature reference (``view:feature``) the server reads, and its dtype."""
+    the feature reference (``view:feature``) the server reads, its dtype, and the value the
+    server uses when the online store is unreachable (the training data's median or most
+    frequent value, from the reference profile)."""
 
     name: str
     ref: str
     dtype: str
+    default: float | int | bool | str | None = None
 
 
 @dataclass(frozen=True)

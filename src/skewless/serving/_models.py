@@ -167,9 +167,8 @@ def load_served_model(project: Project, store: FeatureStore | None, name: str, v
     if store is None:
         raise RegistryError(f"{record.ref} reads features from the online store, but none is "
                             "configured for this server")
-    defaults = _defaults(registry, record)
-    resolver = FeatureResolver(store, [f.ref for f in binding.features], defaults,
-                               retry_s=retry_s)
+    resolver = FeatureResolver(store, [f.ref for f in binding.features],
+                               [f.default for f in binding.features], retry_s=retry_s)
     served = ServedModel(
         record=record, runner=runner, inputs=[*binding.entity_keys, *binding.request_fields],
         feature_names=tuple(f.name for f in binding.features),
@@ -193,13 +192,3 @@ def _warm_up(model: ServedModel) -> None:
     assert model.resolver is not None
     resolved = model.resolver.resolve([row], utc_now())
     model.runner(resolved.X)
-
-
-def _defaults(registry: Any, record: ModelVersion) -> list[Any]:
-    """Per feature, the reference profile's default (median, most frequent), or None."""
-    try:
-        profile = registry.reference_profile(record.ref)
-    except RegistryError:
-        return [None] * len(record.training.features)  # type: ignore[union-attr]
-    return [profile.features[f.name].default if f.name in profile.features else None
-            for f in record.training.features]  # type: ignore[union-attr]

@@ -189,7 +189,9 @@ def log_trained_model(run: Run, model: Any, name: str, *, training_frame: Traini
         service=frame.service,
         entity_keys=[ColumnSpec(k, frame.entity_dtypes[k]) for k in frame.entity_keys],
         request_fields=[ColumnSpec(r.name, r.dtype) for r in frame.request_fields],
-        features=[FeatureBinding(f.name, f.ref, f.dtype) for f in frame.features],
+        features=[FeatureBinding(f.name, f.ref, f.dtype, profile.features[f.name].default
+                                 if f.name in profile.features else None)
+                  for f in frame.features],
         label=frame.label, task=task, classes=classes,
         threshold=None if task == "regression" else threshold,
         rows=train.num_rows, time_start=start, time_end=end,
