@@ -167,3 +167,64 @@ def offline_probabilities(project: FraudProject, rows: list[dict[str, Any]]) -> 
     X = np.column_stack([frame[n].cast(pa.float64()).to_numpy(zero_copy_only=False)
                          for n in names])
     return project.model.predict_proba(X)
+
+
+class FlakyClassifier:
+    """A fitted classifier that breaks in production but not in training: while
+    ``FLAKY_MODEL_FAILS`` is set in the environment, every ``predict_proba`` after the first
+    (the server's warm-up at start-up) raises."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.classes_ = model.classes_
+        self.calls = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, calls=0)  # count the calls of the loading process only
+
+    def predict(self, X: Any) -> Any:
+        return self.model.predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        self.calls += 1
+        if os.environ.get("FLAKY_MODEL_FAILS") and self.calls > 1:
+            raise RuntimeError("the model broke")
+        return self.model.predict_proba(X)
+
+
+@contextmanager
+def private_redis(folder: Path) -> Iterator[tuple[int, Any, Any]]:
+    """A redis-server of the test's own on a free port, keeping its data in ``folder`` (so a
+    restart finds it again); yields (port, stop, start)."""
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", str(folder), "--dbfilename", "dump.rdb"]
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"redis-server did not start on port {port}")
+
+    def stop() -> None:
+        """SHUTDOWN SAVE: the data is on disk for the next start."""
+        import redis
+
+        redis.Redis(port=port).shutdown(save=True)
+        processes[-1].wait(10)
+
+    start()
+    try:
+        yield port, stop, start
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

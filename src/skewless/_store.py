@@ -91,7 +91,7 @@ class FeatureStore:
 
                 self._online = RedisOnlineStore(
                     settings.url, settings.key_prefix or self.config.project,
-                    socket_timeout=settings.socket_timeout)
+                    socket_timeout=settings.socket_timeout, retries=settings.retries)
             else:
                 from skewless.online import SQLiteOnlineStore
 

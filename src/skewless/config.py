@@ -64,6 +64,7 @@ class RedisOnlineConfig(_Section):
     url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str | None = None
     socket_timeout: float = 5.0
+    retries: int | None = PydanticField(default=None, ge=0)
 
 
 class MetadataConfig(_Section):
@@ -92,8 +93,10 @@ class ServingConfig(_Section):
     ``protect_predictions``); set it with ``SKEWLESS_SERVING__API_KEY`` rather than in the file.
     ``timeout_ms`` bounds the primary model of each deployment; on timeout or error the model
     at alias ``fallback`` answers, else ``defaults[model name]``. ``cache_size`` > 0 turns on a
-    per-worker LRU cache of predictions (``cache_ttl_s``). After the online store fails, reads
-    go to the reference profile's defaults for ``online_retry_s`` before it is tried again.
+    per-worker LRU cache of predictions (``cache_ttl_s``). Online reads give up after
+    ``online_timeout_s`` without retrying; after the online store fails, reads go to the
+    reference profile's defaults for ``online_retry_s`` before it is tried again.
+    ``allow_pickle`` lets the server load pickled models (which run code when loaded).
     """
 
     api_key: str | None = None
@@ -105,8 +108,9 @@ class ServingConfig(_Section):
     cache_size: int = PydanticField(default=0, ge=0)
     cache_ttl_s: float = PydanticField(default=60.0, gt=0)
     online_retry_s: float = PydanticField(default=1.0, gt=0)
-    online_timeout_s: float = PydanticField(default=0.05, gt=0)
+    online_timeout_s: float = PydanticField(default=0.02, gt=0)
     defaults: dict[str, float | int | bool | str] = PydanticField(default_factory=dict)
+    allow_pickle: bool = False
 
 
 class PredictionLogConfig(_Section):

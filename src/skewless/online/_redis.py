@@ -46,13 +46,24 @@ class RedisOnlineStore(OnlineStore):
     otherwise ``("a:b", "c")`` and ``("a", "b:c")`` would be the same Redis key.
     """
 
-    def __init__(self, url: str, key_prefix: str, *, socket_timeout: float = 5.0) -> None:
+    def __init__(self, url: str, key_prefix: str, *, socket_timeout: float = 5.0,
+                 retries: int | None = None) -> None:
+        """``retries`` after a connection error (``None``: redis-py's default, 3 with backoff,
+        which suits batch writes; the prediction server uses 0 so that an unreachable Redis
+        costs a request one timeout, not seconds)."""
         self.url = url
         self.key_prefix = key_prefix
+        options: dict[str, object] = {}
+        if retries is not None:
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            options["retry"] = Retry(NoBackoff(), retries)
         try:
             _check_database(url)
             self._client = redis.Redis.from_url(url, socket_timeout=socket_timeout,
-                                                socket_connect_timeout=socket_timeout)
+                                                socket_connect_timeout=socket_timeout,
+                                                **options)
         except ValueError as exc:  # malformed, not unreachable: retrying cannot help
             raise OnlineStoreError(
                 f"online_store.url {url!r} is not a Redis URL ({exc}); "

@@ -177,7 +177,8 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
         pieces["feedback"] = _feedback_store(feedback, context)
         for spec in specs:
             deployment = Deployment(context, store, spec, retry_s=config.online_retry_s,
-                                    default=config.defaults.get(spec.name), on_swap=on_swap)
+                                    default=config.defaults.get(spec.name),
+                                    allow_pickle=config.allow_pickle, on_swap=on_swap)
             state.deployments[spec.name] = deployment
             on_swap(spec.name, "primary", deployment.primary.version)
             chain = with_fallbacks(
@@ -383,14 +384,14 @@ def _advance(reported: dict[str, int], key: str, counter: Any, total: int) -> No
 
 
 def _feature_store(project: Project, config: ServingConfig) -> FeatureStore:
-    """The project's feature store, with the online store's timeout shortened for serving."""
+    """The project's feature store, its online store with a short timeout and no retries."""
     from skewless._store import FeatureStore
 
     store = FeatureStore(project.path)
     online = store.config.online_store
     if online.type == "redis":
         store.config = store.config.model_copy(update={"online_store": online.model_copy(
-            update={"socket_timeout": config.online_timeout_s})})
+            update={"socket_timeout": config.online_timeout_s, "retries": 0})})
     return store
 
 

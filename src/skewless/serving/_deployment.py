@@ -54,13 +54,14 @@ class Deployment:
     """
 
     def __init__(self, project: Project, store: FeatureStore | None, spec: DeploymentSpec, *,
-                 retry_s: float, default: Any = None,
+                 retry_s: float, default: Any = None, allow_pickle: bool = False,
                  on_swap: Callable[[str, str, int], None] | None = None) -> None:
         self.project = project
         self.store = store
         self.spec = spec
         self.retry_s = retry_s
         self.default = default
+        self.allow_pickle = allow_pickle
         self.on_swap = on_swap
         self.last_error: str | None = None
         self._lock = threading.Lock()
@@ -93,14 +94,14 @@ class Deployment:
     def _load(self, version: int) -> ServedModel:
         try:
             return load_served_model(self.project, self.store, self.name, version,
-                                     retry_s=self.retry_s)
+                                     retry_s=self.retry_s, allow_pickle=self.allow_pickle)
         except SkewlessError as first:
             if self.store is None:
                 raise
             self.store.refresh()  # the definitions may have been applied after the store opened
             try:
                 return load_served_model(self.project, self.store, self.name, version,
-                                         retry_s=self.retry_s)
+                                         retry_s=self.retry_s, allow_pickle=self.allow_pickle)
             except SkewlessError:
                 raise first from None
 

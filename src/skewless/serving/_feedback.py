@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
 from sqlalchemy.exc import SQLAlchemyError
 
 from skewless._time import to_utc, utc_now
@@ -193,10 +193,10 @@ class ParquetFeedbackStore(FeedbackStore):
             return _LABELS.empty_table()
         ids = None if request_ids is None else _ids_table(request_ids)
         only = "" if ids is None else "WHERE request_id IN (SELECT request_id FROM ids)"
-        sql = ("SELECT request_id, label, at AS label_at FROM read_parquet($files, "
+        sql = ('SELECT request_id, label, "at" AS label_at FROM read_parquet($files, '
                "hive_partitioning=false, union_by_name=true, filename=true, "
                f"file_row_number=true) {only} QUALIFY row_number() OVER (PARTITION BY "
-               "request_id ORDER BY at DESC, filename DESC, file_row_number DESC) = 1")
+               "request_id ORDER BY \"at\" DESC, filename DESC, file_row_number DESC) = 1")
         try:
             with duckdb.connect() as connection:
                 connection.execute("SET TimeZone = 'UTC'")
@@ -241,7 +241,8 @@ class PostgresFeedbackStore(FeedbackStore):
 
     def latest_labels(self, request_ids: pa.Array | Sequence[str] | None = None) -> pa.Table:
         t = self._db.table
-        query = sa.select(t.c.request_id, t.c.label, t.c.at).distinct(t.c.request_id) \
+        query = sa.select(t.c.request_id, t.c.label, t.c.at) \
+            .ext(distinct_on(t.c.request_id)) \
             .order_by(t.c.request_id, t.c.at.desc(), t.c.id.desc())
         if request_ids is not None:
             ids = request_ids.to_pylist() if isinstance(request_ids, pa.Array | pa.ChunkedArray) \

@@ -137,7 +137,7 @@ class ServedModel:
 
 
 def load_served_model(project: Project, store: FeatureStore | None, name: str, version: int,
-                      *, retry_s: float) -> ServedModel:
+                      *, retry_s: float, allow_pickle: bool = False) -> ServedModel:
     """Load a version for serving: its ONNX export when the training workflow kept one, else
     the native model; refused when its feature definitions are no longer the applied ones."""
     registry = project.registry
@@ -150,7 +150,7 @@ def load_served_model(project: Project, store: FeatureStore | None, name: str, v
         registry.check_features(record)
         runner: Runner = OnnxRunner(registry.onnx_export(record), classes, threshold)
     else:
-        model = registry.load_model(record.ref)
+        model = registry.load_model(record.ref, allow_pickle=allow_pickle)
         if classes is None and hasattr(model, "classes_") and hasattr(model, "predict_proba"):
             classes = [c.item() if hasattr(c, "item") else c for c in model.classes_]
         names = [f.name for f in binding.features] if binding else \
