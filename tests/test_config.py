@@ -70,7 +70,8 @@ INVALID_FILES = {
     "unknown sqlite key": ("project: p\nonline_store: {type: sqlite, url: x}\n", [
         "online_store.url: unknown key; accepted keys: path, type"]),
     "unknown redis key": ("project: p\nonline_store: {type: redis, path: x}\n", [
-        "online_store.path: unknown key; accepted keys: key_prefix, retries, socket_timeout, type, url"]),
+        "online_store.path: unknown key; accepted keys: key_prefix, retries, socket_timeout, "
+        "type, url"]),
     "unknown metadata key": ("project: p\nmetadata: {uri: x}\n", [
         "metadata.uri: unknown key; accepted keys: schema, url"]),
     "unknown engine key": ("project: p\noffline_engine: {threadz: 2}\n", [
