@@ -14,7 +14,7 @@ $(INSTALLED): pyproject.toml requirements.lock
 	@touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(BIN)/python examples/quickstart/demo.py
+	$(BIN)/python examples/fraud/run.py
 
 test: $(INSTALLED)
 	$(BIN)/ruff check src tests benchmarks examples

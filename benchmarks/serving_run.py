@@ -81,6 +81,7 @@ PACKAGES = ("skewless", "fastapi", "starlette", "uvicorn", "uvloop", "httptools"
             "pandas", "numpy", "scikit-learn", "joblib", "onnxruntime", "skl2onnx", "redis",
             "orjson", "prometheus-client")
 NO_STORE = "- (features in the body)"
+DEFAULT = "default"  # the runs' variant: the command as given, no extra options
 TOOLS = {"handwritten": "hand-written (FastAPI + pydantic + pandas + joblib)",
          "skewless": "skewless serve"}
 
@@ -110,33 +111,52 @@ def side_results(side: str, quick: bool) -> Path:
     return SIDE_RESULTS_DIR / f"results-{side}{'-quick' if quick else ''}.json"
 
 
-def run_handwritten(setup: Setup, seconds: float) -> Doc:
-    """The hand-written service, as users run it: ``uvicorn handwritten:app --workers 2``."""
+def handwritten_server(setup: Setup, loop: str | None = None) -> Server:
+    """The hand-written service on a free port, started as users start it."""
     assert setup.model_joblib is not None
     port = free_port()
-    args = ["handwritten:app", "--host", HOST, "--port", str(port), "--workers", str(WORKERS)]
-    server = Server(
-        name="handwritten",
+    args = ["handwritten:app", "--host", HOST, "--port", str(port), "--workers", str(WORKERS),
+            *(["--loop", loop] if loop else [])]
+    return Server(
+        name=f"handwritten{f' --loop {loop}' if loop else ''}",
         command=[str(BIN / "uvicorn"), *args],
         cwd=SERVING,
         env={**clean_env(), "MODEL_PATH": str(setup.model_joblib)},
         port=port,
         ready_path="/health",
         predict_path="/predict",
-        log=setup.root / "handwritten.log",
+        log=setup.root / f"handwritten{f'-{loop}' if loop else ''}.log",
     )
-    log(f"hand-written service: uvicorn {' '.join(args)}")
+
+
+def run_handwritten(setup: Setup, seconds: float) -> Doc:
+    """The hand-written service, as users run it: ``uvicorn handwritten:app --workers 2``.
+
+    Then once more at concurrency 1 with ``--loop asyncio`` - what uvicorn runs on when uvloop
+    is not installed (``pip install uvicorn`` without ``[standard]``) - where the missing
+    TCP_NODELAY shows: uvloop sends a response's headers and body in one write, asyncio in two,
+    and the second waits for the client's delayed ACK.
+    """
+    server = handwritten_server(setup)
+    command = " ".join(server.command[1:])
+    log(f"hand-written service: uvicorn {command}")
     with running(server):
         sample = check_answers(server, setup.bodies["handwritten"])
         runs = measure(server, setup.bodies["handwritten"], CONCURRENCIES, seconds, WARMUP_S, log)
+    asyncio_server = handwritten_server(setup, loop="asyncio")
+    with running(asyncio_server):
+        check_answers(asyncio_server, setup.bodies["handwritten"])
+        asyncio_runs = measure(asyncio_server, setup.bodies["handwritten"], [1], seconds,
+                               WARMUP_S, log)
     return {
         "tool": TOOLS["handwritten"],
-        "command": f"MODEL_PATH=model.joblib uvicorn {' '.join(args)}",
+        "command": f"MODEL_PATH=model.joblib uvicorn {command}",
         "workers": WORKERS,
         "tcp_nodelay_pitfall": uvicorn_nodelay_pitfall(),
         "model": setup.describe(),
         "sample": sample,
-        "runs": [{"store": NO_STORE, **run} for run in runs],
+        "runs": [{"store": NO_STORE, "variant": DEFAULT, **run} for run in runs]
+        + [{"store": NO_STORE, "variant": "--loop asyncio", **run} for run in asyncio_runs],
     }
 
 
@@ -164,7 +184,7 @@ def run_skewless(setup: Setup, seconds: float) -> Doc:
             measured = measure(server, setup.bodies["skewless"], CONCURRENCIES, seconds,
                                WARMUP_S, log)
             metrics[store] = scrape_metrics(server)
-        runs += [{"store": store, **run} for run in measured]
+        runs += [{"store": store, "variant": DEFAULT, **run} for run in measured]
     return {
         "tool": TOOLS["skewless"],
         "commands": commands,
@@ -176,10 +196,11 @@ def run_skewless(setup: Setup, seconds: float) -> Doc:
     }
 
 
-def _run(doc: Doc, store: str, concurrency: int) -> Doc | None:
-    """A side's run for one store and concurrency, if it has one."""
+def _run(doc: Doc, store: str, concurrency: int, variant: str = DEFAULT) -> Doc | None:
+    """A side's run for one store, concurrency and variant, if it has one."""
     for run in doc.get("runs", []):
-        if run["store"] == store and run["concurrency"] == concurrency:
+        if (run["store"], run["concurrency"], run.get("variant", DEFAULT)) == (
+                store, concurrency, variant):
             return dict(run)
     return None
 
@@ -222,14 +243,18 @@ def notes(doc: Doc) -> list[str]:
     theirs = results.get("handwritten")
     if theirs:
         pitfall = theirs.get("tcp_nodelay_pitfall", {})
-        c1 = _run(theirs, NO_STORE, 1)
+        c1, slow = _run(theirs, NO_STORE, 1), _run(theirs, NO_STORE, 1, "--loop asyncio")
         if pitfall.get("affected"):
             said.append(
                 f"uvicorn {pitfall['uvicorn']} binds the --workers socket with proto "
                 f"{pitfall['bound_socket_proto']}, so the hand-written service's connections get "
-                "no TCP_NODELAY and a keep-alive response can wait ~40 ms for the client's "
-                "delayed ACK (uvicorn issue 3149)"
-                + (f"; its p50 at c=1 is {c1['p50_ms']:.1f} ms" if c1 else "") + ".")
+                "no TCP_NODELAY (uvicorn issue 3149). On uvloop, uvicorn's default loop when it "
+                "is installed, a response's headers and body leave in one write and nothing "
+                "waits" + (f" (p50 {c1['p50_ms']:.1f} ms at c=1)" if c1 else "") + "; on the "
+                "asyncio loop (uvicorn without uvloop) they leave in two, and the body waits "
+                "for the client's delayed ACK, about 40 ms"
+                + (f" (p50 {slow['p50_ms']:.1f} ms at c=1 with --loop asyncio)" if slow else "")
+                + ".")
     onnx = doc.get("workload", {}).get("onnx_export")
     if onnx is not None and not onnx.get("kept"):
         said.append(f"WARNING: {MODEL}@{ALIAS} has no ONNX export, so skewless cannot serve it "
@@ -257,12 +282,18 @@ def notes(doc: Doc) -> list[str]:
     return said
 
 
+def _variant(run: Doc) -> str:
+    """How a run's command differs from the side's command, for the table."""
+    variant = run.get("variant", DEFAULT)
+    return "" if variant == DEFAULT else f", {variant}"
+
+
 def render(doc: Doc) -> str:
     """The results and the targets as Markdown tables, then the notes."""
     results = doc["results"]
     rows = [
-        [side["tool"].split(" (")[0], run["store"], run["concurrency"], run["requests_per_s"],
-         run["p50_ms"], run["p99_ms"], run["errors"]]
+        [side["tool"].split(" (")[0] + _variant(run), run["store"], run["concurrency"],
+         run["requests_per_s"], run["p50_ms"], run["p99_ms"], run["errors"]]
         for name in SIDES if (side := results.get(name))
         for run in side["runs"]
     ]
@@ -342,7 +373,10 @@ def main() -> None:
     setup = Setup(root=Path(tempfile.mkdtemp(prefix="skewless-bench-serving-")))
     failed: list[str] = []
     try:
-        build(setup, stores if "skewless" in sides else [], log)
+        try:
+            build(setup, stores if "skewless" in sides else [], log)
+        except RuntimeError as exc:
+            sys.exit(f"error: setting up the benchmark's projects failed: {exc}")
         runners = {"handwritten": run_handwritten, "skewless": run_skewless}
 
         def run_side(side: str) -> Doc:

@@ -6,7 +6,7 @@ caller sends the feature values themselves: there is no feature lookup and no lo
 
 Run it as users do, from this folder (the benchmark does exactly this)::
 
-    MODEL_PATH=/path/to/model.joblib uvicorn handwritten:app --host 127.0.0.1 --port 8000 --workers 2
+    MODEL_PATH=model.joblib uvicorn handwritten:app --host 127.0.0.1 --port 8000 --workers 2
 
 With ``--workers N`` uvicorn binds the listening socket in its supervisor and hands it to the
 workers; that socket is created without ``IPPROTO_TCP``, so asyncio never sets TCP_NODELAY on

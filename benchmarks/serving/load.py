@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,14 +116,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the server, wait for it, then kill whatever is left of its process group."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             process.wait(STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            pass
-    try:  # the group is the server's own session: its workers, nothing else
+    # The group is the server's own session (start_new_session): its workers, nothing else.
+    with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     process.wait()
 
 

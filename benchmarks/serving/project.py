@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -150,6 +151,8 @@ def build(setup: Setup, stores: list[str], log: Log) -> None:
     setup.bodies = write_bodies(base / "training.parquet", root)
     setup.model_joblib = export_joblib(base, root / "model.joblib")
 
+    # Every project is made before any is materialized: a copy of a materialized project
+    # would find nothing left to materialize.
     for store in stores:
         project = base
         if store == "redis":
@@ -158,8 +161,13 @@ def build(setup: Setup, stores: list[str], log: Log) -> None:
             shutil.copytree(base, project)
             use_redis(project, setup.redis_prefix)
         setup.projects[store] = project
+    for store, project in setup.projects.items():
         log(f"materializing into the {store} online store (as of {AS_OF})")
-        skewless_cli("materialize-incremental", AS_OF, "--project", str(project), cwd=project)
+        said = skewless_cli("materialize-incremental", AS_OF, "--project", str(project),
+                            cwd=project)
+        keys = sum(int(n) for n in re.findall(r"(\d+)\s+keys", said))
+        if not keys:
+            raise RuntimeError(f"materializing the {store} project wrote no keys:\n{said}")
 
 
 def write_bodies(training_frame: Path, folder: Path) -> dict[str, Path]:
@@ -191,8 +199,10 @@ def export_joblib(project: Path, out: Path) -> Path:
     script = ("import sys, joblib, skewless; "
               f"model = skewless.load_model('{MODEL}@{ALIAS}', project=sys.argv[1]); "
               "joblib.dump(model, sys.argv[2]); print(model)")
-    subprocess.run([sys.executable, "-c", script, str(project), str(out)], env=clean_env(),
-                   check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-c", script, str(project), str(out)],
+                          env=clean_env(), capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"exporting {MODEL}@{ALIAS} with joblib failed:\n{done.stderr[-2000:]}")
     return out
 
 

@@ -218,3 +218,26 @@ def test_malformed_calls_raise_training_error(forest: Pipeline, classification: 
     named = LogisticRegression().fit(pd.DataFrame(X, columns=NAMES), y)
     with pytest.raises(TrainingError, match="order the model was fitted"):
         export_onnx(named, X_valid, feature_names=NAMES[::-1])
+
+
+def test_imputer_scaler_forest_with_missing_values_is_kept_in_double(
+        classification: Any) -> None:
+    from sklearn.impute import SimpleImputer
+
+    X_train, y_train, X_valid = (part.copy() for part in classification)
+    holes = np.random.default_rng(0)
+    for X in (X_train, X_valid):
+        X *= 50
+        X += 100
+        X[holes.random(X.shape) < 0.1] = np.nan
+    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                          RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0))
+    model.fit(X_train, y_train)
+    export = export_onnx(model, X_valid, feature_names=[f"f{i}" for i in range(N_FEATURES)])
+    assert export.kept, export.reason
+    assert export.input_dtype == "float64"  # onnxruntime's own Imputer has no double kernel
+    assert export.max_abs_diff <= 1e-5
+    assert export.label_disagreements == 0
+    node_types = {node.op_type for node in export.model.graph.node}
+    assert {"IsNaN", "Where"} <= node_types
+    assert "Imputer" not in node_types

@@ -128,7 +128,8 @@ def _layout(table: pa.Table) -> pa.Table:
         order += group(prefix)
     order += [n for n in ("prediction",) if n in names] + group("probability__")
     order += [n for n in _TAIL if n in names]
-    return table.select(order + [n for n in names if n not in set(order)])
+    known = set(order)
+    return table.select(order + [n for n in names if n not in known])
 
 
 def _empty() -> pa.Table:
@@ -392,8 +393,11 @@ class PostgresTables:
         self._lock = threading.Lock()
 
     def translate(self, exc: SQLAlchemyError) -> PredictionLogError:
-        if isinstance(exc, DBAPIError) and (exc.connection_invalidated
-                                            or isinstance(exc, OperationalError)):
+        """The skewless error for a driver error: "unavailable" when no connection could be
+        made or it was lost (no SQLSTATE, or class 08 / 57P), else a plain failure."""
+        state = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+        if isinstance(exc, DBAPIError) and (exc.connection_invalidated or (
+                isinstance(exc, OperationalError) and state[:2] in ("", "08", "57"))):
             return PredictionLogUnavailableError(
                 f"cannot reach the {self.what} database at {self.url}: {exc.orig}; check that "
                 "it is running and that prediction_log.url in skewless.yaml is right")
