@@ -2,8 +2,10 @@
 
 Everything is made with the ``skewless`` command line, as a user would, in a temporary folder:
 
-1. ``skewless init`` (the example fraud project: generated card transactions from 2024-01-01 to
-   2024-02-29, feature service ``fraud_features``) and ``skewless apply``;
+1. ``skewless init --no-example-data`` (the example fraud project, feature service
+   ``fraud_features``), its generated card transactions written for the 59 days before now
+   (so the server, which reads at the current time, finds values inside the features' ttl),
+   and ``skewless apply``;
 2. labels from the transactions, as ``examples/quickstart/demo.py`` builds them, and
    ``skewless train train.yaml`` (SimpleImputer + StandardScaler + RandomForestClassifier, 100
    trees, depth 10), then ``skewless models alias set fraud production N``; ``skewless models
@@ -16,7 +18,7 @@ Everything is made with the ``skewless`` command line, as a user would, in a tem
 5. one project per online store: the SQLite one is the project above, the Redis one a copy
    whose ``skewless.yaml`` points at ``redis://127.0.0.1:6379/0`` with a key prefix of its
    own (``drop_redis_keys`` deletes exactly those keys); ``skewless materialize-incremental
-   2024-03-01T00:00:00Z`` fills each.
+   NOW`` fills each.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 BIN = Path(sys.executable).parent
 SKEWLESS = BIN / "skewless"
-AS_OF = "2024-03-01T00:00:00Z"  # the example history ends on 2024-02-29
+AS_OF = datetime.now(UTC).replace(microsecond=0)
+"""Materialization time; the history ends the day before."""
 MODEL = "fraud"
 ALIAS = "production"
 SERVICE = "fraud_features"
@@ -91,7 +95,7 @@ class Setup:
             "onnx_export": self.onnx,
             "bodies": BODIES,
             "features": list(FEATURES),
-            "materialized_as_of": AS_OF,
+            "materialized_as_of": AS_OF.isoformat(),
             "online_stores": sorted(self.projects),
         }
 
@@ -122,7 +126,11 @@ def build(setup: Setup, stores: list[str], log: Log) -> None:
     root = setup.root
     base = root / "project-sqlite"
     log(f"creating the example project in {base}")
-    skewless_cli("init", str(base), cwd=root)
+    skewless_cli("init", str(base), "--no-example-data", cwd=root)
+    from skewless._example_data import generate_transactions
+
+    start = (AS_OF - timedelta(days=60)).replace(hour=0, minute=0, second=0)
+    generate_transactions(base / "data" / "transactions.parquet", days=59, start=start)
     skewless_cli("apply", "--project", str(base), cwd=base)
 
     transactions = pq.read_table(base / "data" / "transactions.parquet")
@@ -163,7 +171,8 @@ def build(setup: Setup, stores: list[str], log: Log) -> None:
         setup.projects[store] = project
     for store, project in setup.projects.items():
         log(f"materializing into the {store} online store (as of {AS_OF})")
-        said = skewless_cli("materialize-incremental", AS_OF, "--project", str(project),
+        said = skewless_cli("materialize-incremental", AS_OF.isoformat(), "--project",
+                            str(project),
                             cwd=project)
         keys = sum(int(n) for n in re.findall(r"(\d+)\s+keys", said))
         if not keys:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skewless._time import to_utc, utc_now
-from skewless.errors import EntityFrameError, SkewlessError, TimestampError
+from skewless.errors import ConfigError, EntityFrameError, SkewlessError, TimestampError
 
 if TYPE_CHECKING:
 
@@ -43,6 +43,9 @@ models_app = typer.Typer(help="Inspect and manage registered models.", no_args_i
 app.add_typer(models_app, name="models")
 alias_app = typer.Typer(help="Set or delete model aliases.", no_args_is_help=True)
 models_app.add_typer(alias_app, name="alias")
+feedback_app = typer.Typer(help="Ground-truth labels for logged predictions.",
+                           no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
 
 out = Console()
 err = Console(stderr=True)
@@ -235,6 +238,29 @@ def serve(
     err.print(f"serving {', '.join(model)} on http://{host}:{port} with {workers} worker(s); "
               "Ctrl-C stops", highlight=False)
     run_server(project, model, host=host, port=port, workers=workers, log_level=log_level)
+
+
+@feedback_app.command("load")
+@_user_errors
+def feedback_load(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet with request_id and label (and "
+                                         "optionally at/timestamp, when the label was known).")],
+    project: ProjectOption = None,
+) -> None:
+    """Store labels for earlier predictions, joined to them by request id for monitoring."""
+    from skewless.serving._feedback import FeedbackStore, load_feedback_file
+
+    context = _project(project)
+    store = FeedbackStore.from_config(context.config.prediction_log, context.path)
+    if store is None:
+        raise ConfigError("prediction_log.sink is 'off': there is no prediction log to join "
+                          "labels to; set it to parquet or postgresql")
+    records = load_feedback_file(file)
+    try:
+        stored = store.add(records)
+    finally:
+        store.close()
+    out.print(f"stored {stored:,} label(s) from {file}")
 
 
 @features_app.command("list")

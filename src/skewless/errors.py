@@ -28,6 +28,9 @@ one of these, with the original kept as ``__cause__``::
     │   └── PromotionRefusedError    production alias for a model that lost to its baseline
     ├── TrainingError                a training frame, split or evaluation cannot be built
     ├── PredictionRequestError       a prediction request does not fit the model (names the field)
+    ├── PredictionLogError           the prediction log or feedback store cannot be written/read
+    │   └── PredictionLogUnavailableError   its database cannot be reached (names the URL)
+    ├── FeedbackError                labels cannot be used as given (file, column, label type)
     └── ArtifactError                an artifact cannot be stored or read
         └── ArtifactIntegrityError   its bytes do not match the recorded SHA-256 digest
 """
@@ -43,6 +46,7 @@ __all__ = [
     "EntityFrameError",
     "FeatureNotFoundError",
     "FeaturesChangedError",
+    "FeedbackError",
     "FilterError",
     "MetadataError",
     "MetadataUnavailableError",
@@ -51,6 +55,8 @@ __all__ = [
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
     "PickleNotAllowedError",
+    "PredictionLogError",
+    "PredictionLogUnavailableError",
     "PredictionRequestError",
     "ProjectNotFoundError",
     "PromotionRefusedError",
@@ -176,3 +182,17 @@ class PredictionRequestError(SkewlessError):
         super().__init__(message)
         self.field = field
         self.status = status
+
+
+class PredictionLogError(SkewlessError):
+    """The prediction log or the feedback store cannot be written or read; the message names
+    the folder or database."""
+
+
+class PredictionLogUnavailableError(PredictionLogError):
+    """The prediction log's database cannot be reached; the message names the URL."""
+
+
+class FeedbackError(SkewlessError):
+    """Labels cannot be used as given: a feedback file is unreadable or lacks a column, or a
+    label is not a number, string or boolean."""

@@ -12,9 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from skewless.config import PredictionLogConfig
-from skewless.errors import TimestampError
+from skewless.errors import FeedbackError, TimestampError
 from skewless.serving._feedback import (
-    FeedbackError,
     FeedbackRecord,
     FeedbackStore,
     ParquetFeedbackStore,

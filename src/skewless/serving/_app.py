@@ -26,7 +26,7 @@ from fastapi.responses import Response
 
 from skewless._time import utc_now
 from skewless.config import ServingConfig
-from skewless.errors import PredictionRequestError, SkewlessError
+from skewless.errors import PredictionLogError, PredictionRequestError, SkewlessError
 from skewless.serving._deployment import AliasPoller, Deployment, DeploymentSpec
 from skewless.serving._metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from skewless.serving._pipeline import (
@@ -200,8 +200,9 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
             state.ready = False
             poller.stop()
             executor.shutdown(wait=True)
-            if pieces["log"] is not None:
-                pieces["log"].close()
+            for closable in (pieces["log"], pieces["feedback"]):
+                if closable is not None:
+                    closable.close()
             if store is not None:
                 store.close()
 
@@ -291,7 +292,10 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
                                      utc_now())
         except PredictionRequestError as exc:
             return _error(exc.status, str(exc), exc.field)
-        await asyncio.get_running_loop().run_in_executor(executor, store.add, records)
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, store.add, records)
+        except PredictionLogError as exc:
+            return _error(503, str(exc))
         return _json({"stored": len(records)})
 
     @app.get("/health", summary="The process is up")

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
 from sqlalchemy.exc import SQLAlchemyError
 
 from skewless._time import to_utc, utc_now
-from skewless.errors import SkewlessError, TimestampError
+from skewless.errors import FeedbackError, TimestampError
 from skewless.serving._prediction_log import (
     PostgresTables,
     PredictionLogError,
@@ -56,11 +56,6 @@ _LABELS = pa.schema([("request_id", pa.string()), ("label", pa.null()),
                      ("label_at", _TIMESTAMP)])
 _TIME_COLUMNS = ("at", "timestamp")
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-class FeedbackError(SkewlessError):
-    """Labels cannot be used as given: a feedback file is unreadable or lacks a column, or a
-    label is not a number, string or boolean. (To move to ``skewless.errors``.)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +158,7 @@ def _ids_table(request_ids: pa.Array | Sequence[str]) -> pa.Table:
 class ParquetFeedbackStore(FeedbackStore):
     """Label segments under ``folder``, written atomically like the prediction log's::
 
-        folder/date=<YYYY-MM-DD of the label time>/part-<utc>-<pid>-<n>.parquet
+        folder/date=<YYYY-MM-DD of the label time>/part-<utc>-<pid>-<token>-<n>.parquet
 
     with columns ``request_id`` (string), ``label`` (typed) and ``at`` (timestamp, UTC).
     Equal times are broken by the later segment, then the later row.

@@ -21,6 +21,7 @@ import itertools
 import logging
 import os
 import queue
+import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -46,7 +47,11 @@ from sqlalchemy.exc import (
 )
 
 from skewless._time import to_utc
-from skewless.errors import ConfigError, SkewlessError
+from skewless.errors import (
+    ConfigError,
+    PredictionLogError,
+    PredictionLogUnavailableError,
+)
 
 if TYPE_CHECKING:
     from skewless.config import PredictionLogConfig
@@ -65,15 +70,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 Scalar = float | int | str | bool
-
-
-class PredictionLogError(SkewlessError):
-    """The prediction log or the feedback store cannot be written or read; the message names
-    the folder or database. (To move to ``skewless.errors``.)"""
-
-
-class PredictionLogUnavailableError(PredictionLogError):
-    """The prediction log's database cannot be reached; the message names the URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +189,15 @@ def resolve_path(project_dir: Path, path: str) -> Path:
 
 
 _SEGMENT_COUNTER = itertools.count(1)
+_PROCESS_TOKEN = secrets.token_hex(4)
+"""In segment names beside the pid: hosts sharing a folder (pods with pid 1) never collide."""
 
 
 def segment_name() -> str:
     """A new segment's file name: write time (UTC), process id and a per-process counter, so
     names never collide between processes and sort by write time."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"part-{stamp}-{os.getpid()}-{next(_SEGMENT_COUNTER):06d}.parquet"
+    return f"part-{stamp}-{os.getpid()}-{_PROCESS_TOKEN}-{next(_SEGMENT_COUNTER):06d}.parquet"
 
 
 def write_segments(segments: Sequence[tuple[Path, pa.Table]], what: str) -> None:
@@ -260,7 +258,7 @@ def _shape_table(records: list[PredictionRecord]) -> pa.Table:
 class ParquetPredictionSink(PredictionSink):
     """Parquet segments under ``folder``, hive-partitioned for pruned reads::
 
-        folder/model=<name>/version=<v>/date=<YYYY-MM-DD>/part-<utc>-<pid>-<n>.parquet
+        folder/model=<name>/version=<v>/date=<YYYY-MM-DD>/part-<utc>-<pid>-<token>-<n>.parquet
 
     Each batch writes one segment per (model, version, UTC date of the record) it holds;
     ``model`` and ``version`` live in the path only, ``date`` prunes time windows.
