@@ -17,13 +17,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from skewless.config import PredictionLogConfig
-from skewless.errors import ConfigError, TimestampError
+from skewless.errors import (
+    ConfigError,
+    PredictionLogError,
+    PredictionLogUnavailableError,
+    TimestampError,
+)
 from skewless.serving._prediction_log import (
     ParquetPredictionSink,
     PostgresPredictionSink,
     PredictionLog,
-    PredictionLogError,
-    PredictionLogUnavailableError,
     PredictionRecord,
     PredictionSink,
     read_predictions,
