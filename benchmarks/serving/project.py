@@ -6,7 +6,7 @@ Everything is made with the ``skewless`` command line, as a user would, in a tem
    ``fraud_features``), its generated card transactions written for the 59 days before now
    (so the server, which reads at the current time, finds values inside the features' ttl),
    and ``skewless apply``;
-2. labels from the transactions, as ``examples/quickstart/demo.py`` builds them, and
+2. labels from the transactions, as ``examples/fraud/run.py`` builds them, and
    ``skewless train train.yaml`` (SimpleImputer + StandardScaler + RandomForestClassifier, 100
    trees, depth 10), then ``skewless models alias set fraud production N``; ``skewless models
    show fraud@production --json`` tells whether the ONNX export was kept;

@@ -7,6 +7,8 @@ its input, reads features and runs the model.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,11 +35,53 @@ class Outputs:
 
 
 class Runner(Protocol):
-    """Runs a model on a float64 feature matrix."""
+    """Runs a model on a float64 feature matrix.
+
+    An ``inline`` runner is run on the event loop's thread and stops by itself at
+    ``deadline`` (a ``time.monotonic()`` value), raising ``TimeoutError``; other runners are
+    run in a worker thread, which the caller stops waiting for at the deadline.
+    """
 
     flavor: str
+    inline: bool
 
-    def __call__(self, X: np.ndarray) -> Outputs: ...
+    def __call__(self, X: np.ndarray, deadline: float | None = None) -> Outputs: ...
+
+
+class _Watchdog:
+    """One thread per process that ends ONNX runs past their deadline.
+
+    onnxruntime stops a ``session.run`` whose ``RunOptions.terminate`` is set from another
+    thread; this thread checks the one run in progress every millisecond. Inline runs happen
+    one at a time on the event loop's thread, so a single slot is enough.
+    """
+
+    def __init__(self) -> None:
+        self._slot: tuple[Any, float] | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def arm(self, options: Any, deadline: float) -> None:
+        self._slot = (options, deadline)
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, daemon=True,
+                                                    name="skewless-onnx-watchdog")
+                    self._thread.start()
+
+    def disarm(self) -> None:
+        self._slot = None
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(0.001)
+            slot = self._slot
+            if slot is not None and time.monotonic() > slot[1]:
+                slot[0].terminate = True
+
+
+_WATCHDOG = _Watchdog()
 
 
 class OnnxRunner:
@@ -49,10 +93,12 @@ class OnnxRunner:
     """
 
     flavor = "onnx"
+    inline = True
 
     def __init__(self, data: bytes, classes: list[Any] | None, threshold: float | None) -> None:
         import onnxruntime as ort
 
+        self._run_options = ort.RunOptions
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -65,8 +111,21 @@ class OnnxRunner:
         self._classes = classes
         self._threshold = threshold
 
-    def __call__(self, X: np.ndarray) -> Outputs:
-        outputs = self._session.run(None, {self._input: X.astype(self._dtype, copy=False)})
+    def __call__(self, X: np.ndarray, deadline: float | None = None) -> Outputs:
+        feed = {self._input: X.astype(self._dtype, copy=False)}
+        if deadline is None:
+            outputs = self._session.run(None, feed)
+        else:
+            options = self._run_options()
+            _WATCHDOG.arm(options, deadline)
+            try:
+                outputs = self._session.run(None, feed, options)
+            except Exception:
+                if options.terminate:
+                    raise TimeoutError("the ONNX model ran past its deadline") from None
+                raise
+            finally:
+                _WATCHDOG.disarm()
         if self._classes is None:
             return Outputs(np.asarray(outputs[0], dtype=float).ravel().tolist(), None)
         probabilities = np.asarray(outputs[1], dtype=np.float64)
@@ -77,6 +136,7 @@ class NativeRunner:
     """The native model (scikit-learn, XGBoost, LightGBM), for versions without an export."""
 
     flavor = "native"
+    inline = False
 
     def __init__(self, model: Any, classes: list[Any] | None, threshold: float | None,
                  feature_names: Sequence[str]) -> None:
@@ -93,7 +153,7 @@ class NativeRunner:
 
         return pd.DataFrame(X, columns=self._frame_columns)
 
-    def __call__(self, X: np.ndarray) -> Outputs:
+    def __call__(self, X: np.ndarray, deadline: float | None = None) -> Outputs:
         data = self._input(X)
         if self._classes is None or not hasattr(self._model, "predict_proba"):
             return Outputs(np.asarray(self._model.predict(data)).ravel().tolist(), None)
