@@ -42,11 +42,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def _run_worker(sock: socket.socket, project: str, models: list[str], log_level: str) -> None:
     """One worker process: build the app and serve it on the shared socket until SIGTERM."""
-    import sys
-
     import uvicorn
-    if os.environ.get("XSWITCH"):
-        sys.setswitchinterval(float(os.environ["XSWITCH"]))
 
     from skewless.serving._app import create_app
 
