@@ -13,9 +13,10 @@ import gc
 import hmac
 import logging
 import os
+import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -80,16 +81,72 @@ class ServingState:
     ready: bool = False
 
 
+def _dumps(content: Any) -> bytes:
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
 def _json(content: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), status_code=status,
-                    media_type="application/json")
+    return Response(_dumps(content), status_code=status, media_type="application/json")
 
 
-def _error(status: int, message: str, field: str | None = None) -> Response:
+def _error_body(status: int, message: str, field: str | None = None) -> tuple[int, bytes]:
     detail: dict[str, Any] = {"error": message}
     if field is not None:
         detail["field"] = field
-    return _json(detail, status)
+    return status, _dumps(detail)
+
+
+def _error(status: int, message: str, field: str | None = None) -> Response:
+    code, payload = _error_body(status, message, field)
+    return Response(payload, status_code=code, media_type="application/json")
+
+
+_PREDICT_PATH = re.compile(r"^/v1/models/([^/]+)/predict$")
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class PredictionFastPath:
+    """ASGI middleware answering ``POST /v1/models/{name}/predict`` before FastAPI's routing,
+    dependency injection and exception layers, which took about a third of each request's
+    time in the serving benchmark. Everything else passes through to the app."""
+
+    def __init__(self, app: Any, answer: Callable[..., Awaitable[tuple[int, bytes]]],
+                 limit: int) -> None:
+        self.app = app
+        self.answer = answer
+        self.limit = limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        match = _PREDICT_PATH.match(scope["path"]) if scope["type"] == "http" \
+            and scope["method"] == "POST" else None
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1"): value.decode("latin-1")
+                   for key, value in scope["headers"]}
+
+        async def read_body() -> bytes:
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.limit:
+                raise PredictionRequestError(f"the body is {declared} bytes; at most "
+                                             f"{self.limit}", "body", status=413)
+            chunks, size, more = [], 0, True
+            while more:
+                message = await receive()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.limit:
+                    raise PredictionRequestError(f"the body exceeds {self.limit} bytes", "body",
+                                                 status=413)
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            return b"".join(chunks)
+
+        status, payload = await self.answer(match.group(1), read_body, headers)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_JSON_HEADERS,
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -108,12 +165,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _authorized(request: Request, key: str | None) -> bool:
+def _authorized(headers: Mapping[str, str], key: str | None) -> bool:
     if key is None:
         return False
-    given = request.headers.get("x-api-key")
+    given = headers.get("x-api-key")
     if given is None:
-        bearer = request.headers.get("authorization", "")
+        bearer = headers.get("authorization", "")
         given = bearer[7:] if bearer.lower().startswith("bearer ") else None
     return given is not None and hmac.compare_digest(given.encode(), key.encode())
 
@@ -242,32 +299,33 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
                 probabilities=probabilities, latency_ms=latency_ms,
                 degraded=answer.degraded is not None, reason=answer.degraded))
 
-    @app.post("/v1/models/{name}/predict", openapi_extra=_PREDICT_BODY,
-              summary="Predict for one row or a list of rows")
-    async def predict(name: str, request: Request) -> Response:
+    async def answer_prediction(name: str, read_body: Callable[[], Awaitable[bytes]],
+                                headers: Mapping[str, str]) -> tuple[int, bytes]:
+        """Status and JSON body of a prediction request (shared by the fast ASGI path and
+        the documented route)."""
         started = time.perf_counter()
         deployment = state.deployments.get(name)
         if deployment is None:
-            return _error(404, f"this server does not serve {name!r}; it serves "
-                          f"{', '.join(state.deployments)}", "name")
-        if config.protect_predictions and not _authorized(request, config.api_key):
-            return _error(401, "missing or wrong API key (X-API-Key header)")
+            return _error_body(404, f"this server does not serve {name!r}; it serves "
+                               f"{', '.join(state.deployments)}", "name")
+        if config.protect_predictions and not _authorized(headers, config.api_key):
+            return _error_body(401, "missing or wrong API key (X-API-Key header)")
         metrics.in_flight.inc()
         version = str(deployment.primary.version)
         try:
-            body = read_json(await _read_body(request, config.max_body_bytes))
+            body = read_json(await read_body())
             rows, single = parse_rows(body, deployment.primary, config.max_rows)
             now = utc_now()
             answer = await state.predictors[name](rows, now)
         except PredictionRequestError as exc:
             metrics.requests.labels(name, version, str(exc.status)).inc()
-            return _error(exc.status, str(exc), exc.field)
+            return _error_body(exc.status, str(exc), exc.field)
         except NoAnswerError as exc:
             metrics.requests.labels(name, version, "503").inc()
-            return _error(503, str(exc))
+            return _error_body(503, str(exc))
         finally:
             metrics.in_flight.dec()
-        ids = [request.headers.get("x-request-id") or uuid.uuid4().hex] if single \
+        ids = [headers.get("x-request-id") or uuid.uuid4().hex] if single \
             else [uuid.uuid4().hex for _ in rows]
         answered = answer.model or deployment.primary
         latency_ms = (time.perf_counter() - started) * 1000
@@ -283,7 +341,19 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
             content.update(items[0])
         else:
             content["predictions"] = items
-        return _json(content)
+        return 200, _dumps(content)
+
+    @app.post("/v1/models/{name}/predict", openapi_extra=_PREDICT_BODY,
+              summary="Predict for one row or a list of rows")
+    async def predict(name: str, request: Request) -> Response:
+        """Served by ``PredictionFastPath`` before routing; declared here for the OpenAPI
+        document and for apps mounted without the fast path."""
+        status, payload = await answer_prediction(
+            name, lambda: _read_body(request, config.max_body_bytes), request.headers)
+        return Response(payload, status_code=status, media_type="application/json")
+
+    app.add_middleware(PredictionFastPath, answer=answer_prediction,
+                       limit=config.max_body_bytes)
 
     @app.post("/v1/feedback", openapi_extra=_FEEDBACK_BODY,
               summary="Ground-truth labels for earlier predictions, by request id")
@@ -291,7 +361,7 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
         store = pieces.get("feedback")
         if store is None:
             return _error(503, "feedback is not stored: prediction_log.sink is 'off'")
-        if config.protect_predictions and not _authorized(request, config.api_key):
+        if config.protect_predictions and not _authorized(request.headers, config.api_key):
             return _error(401, "missing or wrong API key (X-API-Key header)")
         try:
             records = parse_feedback(read_json(await _read_body(request, config.max_body_bytes)),
@@ -332,7 +402,7 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
 
     @app.post("/v1/admin/reload", summary="Re-read aliases now (admin; needs the API key)")
     async def reload(request: Request) -> Response:
-        if not _authorized(request, config.api_key):
+        if not _authorized(request.headers, config.api_key):
             return _admin_refused(config)
         swapped = {name: await asyncio.get_running_loop().run_in_executor(executor, d.refresh)
                    for name, d in state.deployments.items()}
@@ -342,7 +412,7 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
     @app.put("/v1/admin/models/{name}/aliases/{alias}",
              summary="Point an alias at a version (admin; needs the API key)")
     async def set_alias(name: str, alias: str, request: Request) -> Response:
-        if not _authorized(request, config.api_key):
+        if not _authorized(request.headers, config.api_key):
             return _admin_refused(config)
         try:
             body = read_json(await _read_body(request, config.max_body_bytes))
@@ -363,7 +433,7 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
     @app.post("/v1/admin/models/{name}/rollback",
               summary="Move an alias back to its previous version (admin; needs the API key)")
     async def rollback(name: str, request: Request, alias: str = "production") -> Response:
-        if not _authorized(request, config.api_key):
+        if not _authorized(request.headers, config.api_key):
             return _admin_refused(config)
         try:
             before, after = context.registry.rollback(name, alias)

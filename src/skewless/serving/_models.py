@@ -52,17 +52,24 @@ class _Watchdog:
     """One thread per process that ends ONNX runs past their deadline.
 
     onnxruntime stops a ``session.run`` whose ``RunOptions.terminate`` is set from another
-    thread; this thread checks the one run in progress every millisecond. Inline runs happen
-    one at a time on the event loop's thread, so a single slot is enough.
+    thread. Inline runs happen one at a time on the event loop's thread, so one slot is
+    enough. While runs keep coming the thread checks the slot every 5 ms (a timeout of tens of
+    milliseconds needs no finer grain, and each wake-up costs the event loop a GIL hand-over);
+    when no run has been armed for a while it sleeps until the next one.
     """
+
+    _TICK = 0.005
 
     def __init__(self) -> None:
         self._slot: tuple[Any, float] | None = None
+        self._armed = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def arm(self, options: Any, deadline: float) -> None:
         self._slot = (options, deadline)
+        if not self._armed.is_set():
+            self._armed.set()
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -74,11 +81,19 @@ class _Watchdog:
         self._slot = None
 
     def _run(self) -> None:
+        idle = 0
         while True:
-            time.sleep(0.001)
+            self._armed.wait()
+            time.sleep(self._TICK)
             slot = self._slot
             if slot is not None and time.monotonic() > slot[1]:
                 slot[0].terminate = True
+            idle = idle + 1 if slot is None else 0
+            if idle > 200:  # a second without a run in progress at any tick
+                self._armed.clear()
+                idle = 0
+                if self._slot is not None:  # armed while clearing: keep watching
+                    self._armed.set()
 
 
 _WATCHDOG = _Watchdog()
