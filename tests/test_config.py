@@ -65,8 +65,8 @@ INVALID_FILES = {
     "a scalar": ("just some text\n", ["must be a mapping"]),
     "empty": ("", ["project: Field required"]),
     "unknown key": ("project: p\nbogus: 1\n", [
-        "bogus: unknown key; accepted keys: artifacts, definitions, metadata, offline_engine, "
-        "online_store, prediction_log, project, serving"]),
+        "bogus: unknown key; accepted keys: artifacts, definitions, metadata, monitoring, "
+        "offline_engine, online_store, prediction_log, project, serving"]),
     "unknown sqlite key": ("project: p\nonline_store: {type: sqlite, url: x}\n", [
         "online_store.url: unknown key; accepted keys: path, type"]),
     "unknown redis key": ("project: p\nonline_store: {type: redis, path: x}\n", [

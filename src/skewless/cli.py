@@ -263,6 +263,81 @@ def feedback_load(
     out.print(f"stored {stored:,} label(s) from {file}")
 
 
+@app.command()
+@_user_errors
+def monitor(
+    model: Annotated[str, typer.Option("--model", "-m", help="NAME@ALIAS or NAME/VERSION.")],
+    window: Annotated[str, typer.Option(help="1h, 24h, 7d (the span before now) or "
+                                        "START..END (ISO 8601 with a zone).")] = "24h",
+    output: Annotated[Path | None, typer.Option(help="Folder for report.json and report.html "
+                                                "(default: reports/MODEL-VERSION-TIME/).",
+                                                show_default=False)] = None,
+    fail_on: Annotated[str, typer.Option(help="Exit with status 2 on 'alert' (a rule of "
+                                         "monitoring.alerts fired), 'drift' (any feature "
+                                         "flagged) or 'never'.")] = "never",
+    skew_sample: Annotated[int | None, typer.Option(help="Logged predictions to recompute "
+                                                    "offline for the skew check (default: "
+                                                    "monitoring.skew_sample).",
+                                                    show_default=False)] = None,
+    project: ProjectOption = None,
+) -> None:
+    """Drift, data quality, performance and training–serving skew of a model version over a
+    window of its prediction log; writes a JSON and a self-contained HTML report and sends
+    the alerts of skewless.yaml's monitoring section."""
+    from skewless.monitoring._alerts import deliver_alerts, evaluate_alerts
+    from skewless.monitoring._html import render_html
+    from skewless.monitoring._report import monitor as make_report
+
+    if fail_on not in ("alert", "drift", "never"):
+        raise ConfigError(f"--fail-on {fail_on!r}: use alert, drift or never")
+    context = _project(project)
+    report = make_report(model, window, project=context.path, skew_sample=skew_sample)
+    settings = context.config.monitoring
+    rules = [rule for rule in settings.alerts if rule.window == window]
+    alerts = evaluate_alerts(report, rules)
+    report = dataclasses.replace(report, alerts=[dataclasses.asdict(a) for a in alerts])
+    stamp = report.generated_at.strftime("%Y%m%dT%H%M%SZ")
+    folder = output or context.path / "reports" / f"{report.model}-{report.version}-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    document = report.to_json()
+    (folder / "report.json").write_text(json.dumps(document, indent=2))
+    (folder / "report.html").write_text(render_html(document))
+    delivery = deliver_alerts(report, alerts, settings, context.path, folder / "report.json")
+    table = Table("feature", "kind", "flagged", "severity", "why", title=(
+        f"{report.model}/{report.version}: {report.rows:,} predictions, "
+        f"{report.window.start:%Y-%m-%d %H:%M} .. {report.window.end:%Y-%m-%d %H:%M} UTC"))
+    for verdict in sorted(report.features, key=lambda v: -v.severity):
+        table.add_row(verdict.name, verdict.kind, "yes" if verdict.flagged else "",
+                      f"{verdict.severity:.2f}", "; ".join(verdict.reasons)[:80],
+                      style="red" if verdict.flagged else None)
+    out.print(table)
+    if report.prediction is not None:
+        out.print(f"prediction drift: {'yes' if report.prediction.drifted else 'no'}"
+                  + (f" ({'; '.join(report.prediction.reasons)})"
+                     if report.prediction.reasons else ""))
+    if report.performance is not None:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(report.performance.metrics.items()))
+        out.print(f"performance on {report.performance.labelled_rows:,} labelled rows "
+                  f"({report.performance.coverage:.1%} covered): {shown}")
+    else:
+        out.print(f"performance: {report.performance_reason}")
+    if report.skew is not None:
+        out.print(f"training-serving skew on {report.skew.sampled} logged predictions: "
+                  f"largest mismatch rate {report.skew.max_mismatch_rate:.1%}")
+    else:
+        out.print(f"skew: {report.skew_reason}")
+    for alert in alerts:
+        out.print(f"[bold red]alert[/] {alert.message}")
+    if delivery.deduplicated:
+        out.print(f"not re-sent (fired within monitoring.dedupe_s): "
+                  f"{', '.join(delivery.deduplicated)}")
+    for failure in delivery.failed:
+        err.print(f"[bold red]alert not delivered:[/] {failure}", highlight=False)
+    out.print(f"report: {folder / 'report.html'}")
+    if (fail_on == "alert" and alerts) or (fail_on == "drift" and report.flagged):
+        raise typer.Exit(2)
+
+
 @features_app.command("list")
 @_user_errors
 def features_list(project: ProjectOption = None, as_json: JsonOption = False) -> None:

@@ -33,8 +33,9 @@ __all__ = [
 CONFIG_FILE = "skewless.yaml"
 PROJECT_ENV = "SKEWLESS_PROJECT"
 _NOT_OVERRIDES = {PROJECT_ENV, "SKEWLESS_REQUIRE_SERVICES", "SKEWLESS_USER"}
+_NOT_OVERRIDE_PREFIXES = ("SKEWLESS_ALERT_",)  # set for an alert's command, not settings
 _SECTIONS = ("offline_engine", "online_store", "metadata", "artifacts", "serving",
-             "prediction_log")
+             "prediction_log", "monitoring")
 
 
 class _Section(BaseModel):
@@ -131,6 +132,44 @@ class PredictionLogConfig(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+class AlertRule(_Section):
+    """Fire when ``metric`` of a monitoring report is ``above`` or ``below`` a threshold.
+
+    Metrics: ``drifted_features``, ``flagged_features``, ``prediction_drift`` (1 or 0),
+    ``max_severity``, ``label_coverage``, ``skew_mismatch_rate``, ``performance.<metric>``
+    (e.g. ``performance.auc_roc``), and per feature ``psi.<f>``, ``ks.<f>``,
+    ``wasserstein.<f>``, ``js_distance.<f>``, ``null_rate.<f>``. ``window`` is the report window
+    the rule is meant for (``skewless monitor --window``), e.g. ``1h``.
+    """
+
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    window: str = "1h"
+    name: str | None = None
+
+
+class MonitoringConfig(_Section):
+    """Alerts on monitoring reports, and the drift gauges of the prediction server.
+
+    A firing rule POSTs to ``webhook`` (retried ``webhook_retries`` times) and runs
+    ``command`` (e.g. a retraining job), at most once per rule and model every ``dedupe_s``.
+    Reports check training–serving skew on ``skew_sample`` logged predictions. The server
+    recomputes its drift gauges every ``gauge_interval_s`` over its last ``gauge_window``
+    predictions per model.
+    """
+
+    alerts: list[AlertRule] = PydanticField(default_factory=list)
+    webhook: str | None = None
+    webhook_retries: int = PydanticField(default=3, ge=0)
+    webhook_timeout_s: float = PydanticField(default=5.0, gt=0)
+    command: str | None = None
+    dedupe_s: float = PydanticField(default=3600.0, ge=0)
+    skew_sample: int = PydanticField(default=200, ge=0)
+    gauge_interval_s: float = PydanticField(default=30.0, gt=0)
+    gauge_window: int = PydanticField(default=10_000, gt=0)
+
+
 OnlineConfig = Annotated[SQLiteOnlineConfig | RedisOnlineConfig,
                          PydanticField(discriminator="type")]
 
@@ -146,6 +185,7 @@ class ProjectConfig(_Section):
     artifacts: ArtifactsConfig = ArtifactsConfig()
     serving: ServingConfig = ServingConfig()
     prediction_log: PredictionLogConfig = PredictionLogConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
@@ -180,7 +220,8 @@ def _environment_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     overrides = []
     for name, value in environ.items():
-        if not name.startswith("SKEWLESS_") or name in _NOT_OVERRIDES:
+        if not name.startswith("SKEWLESS_") or name in _NOT_OVERRIDES \
+                or name.startswith(_NOT_OVERRIDE_PREFIXES):
             continue
         path = name.removeprefix("SKEWLESS_").lower().split("__")
         if path[0] not in ProjectConfig.model_fields or len(path) > 2 or (

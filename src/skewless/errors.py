@@ -31,6 +31,7 @@ one of these, with the original kept as ``__cause__``::
     ├── PredictionLogError           the prediction log or feedback store cannot be written/read
     │   └── PredictionLogUnavailableError   its database cannot be reached (names the URL)
     ├── FeedbackError                labels cannot be used as given (file, column, label type)
+    ├── MonitoringError              a monitoring report or alert cannot be made as asked
     └── ArtifactError                an artifact cannot be stored or read
         └── ArtifactIntegrityError   its bytes do not match the recorded SHA-256 digest
 """
@@ -51,6 +52,7 @@ __all__ = [
     "MetadataError",
     "MetadataUnavailableError",
     "ModelNotFoundError",
+    "MonitoringError",
     "OfflineEngineError",
     "OnlineStoreError",
     "OnlineStoreUnavailableError",
@@ -196,3 +198,8 @@ class PredictionLogUnavailableError(PredictionLogError):
 class FeedbackError(SkewlessError):
     """Labels cannot be used as given: a feedback file is unreadable or lacks a column, or a
     label is not a number, string or boolean."""
+
+
+class MonitoringError(SkewlessError):
+    """A monitoring report or alert cannot be made as asked: an unreadable window, nothing
+    logged in it, no prediction log, or an alert that cannot be delivered."""

@@ -30,6 +30,7 @@ from skewless._time import utc_now
 from skewless.config import ServingConfig
 from skewless.errors import PredictionLogError, PredictionRequestError, SkewlessError
 from skewless.serving._deployment import AliasPoller, Deployment, DeploymentSpec
+from skewless.serving._gauges import DriftGauges
 from skewless.serving._metrics import CONTENT_TYPE_LATEST, ServerMetrics
 from skewless.serving._pipeline import (
     Answer,
@@ -250,6 +251,12 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
             state.predictors[spec.name] = chain
         poller = AliasPoller(list(state.deployments.values()), config.alias_poll_s)
         poller.start()
+        monitoring = context.config.monitoring
+        gauges = DriftGauges(context, state.deployments, metrics,
+                             window=monitoring.gauge_window,
+                             interval_s=monitoring.gauge_interval_s)
+        pieces["gauges"] = gauges
+        gauges.start()
         # Everything loaded so far (libraries, models) lives as long as the process: moved out
         # of the collector's reach, a full collection no longer walks it and stalls requests
         # for tens of milliseconds.
@@ -262,6 +269,7 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
         finally:
             state.ready = False
             poller.stop()
+            gauges.stop()
             executor.shutdown(wait=True)
             for closable in (pieces["log"], pieces["feedback"]):
                 if closable is not None:
@@ -276,6 +284,10 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
 
     def _log_answer(deployment: Deployment, answer: Answer, rows: list[Row], ids: list[str],
                     latency_ms: float, now: Any) -> None:
+        model = answer.model
+        if answer.degraded is None and model is not None and answer.resolved is not None:
+            pieces["gauges"].observe(model.name, model.version, model.feature_names,
+                                     answer.resolved.values)
         sink = pieces.get("log")
         if sink is None:
             return

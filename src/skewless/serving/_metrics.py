@@ -39,6 +39,11 @@ class ServerMetrics:
     log_dropped: Counter
     log_written: Counter
     served_version: Gauge
+    feature_drift_severity: Gauge
+    feature_drifted: Gauge
+    feature_null_rate: Gauge
+    drifted_features: Gauge
+    drift_window_rows: Gauge
 
     @classmethod
     def create(cls) -> ServerMetrics:
@@ -70,6 +75,25 @@ class ServerMetrics:
             served_version=Gauge("skewless_served_version", "The version each deployment's "
                                  "role (primary, fallback) serves", ["model", "role"],
                                  registry=registry, multiprocess_mode="max"),
+            feature_drift_severity=Gauge(
+                "skewless_feature_drift_severity", "Drift severity of each feature over the "
+                "recent predictions (1 = at the flagging threshold)", ["model", "feature"],
+                registry=registry, multiprocess_mode="livemax"),
+            feature_drifted=Gauge(
+                "skewless_feature_drifted", "1 when the feature is flagged (drift or quality) "
+                "over the recent predictions", ["model", "feature"], registry=registry,
+                multiprocess_mode="livemax"),
+            feature_null_rate=Gauge(
+                "skewless_feature_null_rate", "Share of missing values of the feature over the "
+                "recent predictions", ["model", "feature"], registry=registry,
+                multiprocess_mode="livemax"),
+            drifted_features=Gauge(
+                "skewless_drifted_features", "Features flagged over the recent predictions",
+                ["model"], registry=registry, multiprocess_mode="livemax"),
+            drift_window_rows=Gauge(
+                "skewless_drift_window_rows", "Predictions in the window the drift gauges "
+                "cover (per worker)", ["model"], registry=registry,
+                multiprocess_mode="livesum"),
         )
 
     def render(self) -> bytes:
