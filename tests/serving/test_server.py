@@ -233,3 +233,40 @@ def test_fallbacks_answer_degraded_when_the_primary_times_out(
     assert ready["models"]["fraud"]["fallback"] == spare
     assert (answer["version"], answer["degraded"], answer["reason"]) == (spare, True, "timeout")
     assert set(answer["probabilities"]) == {"False", "True"}
+
+
+def test_cache_protected_predictions_and_a_model_without_feature_service(
+        project: FraudProject) -> None:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rows = request_rows(project.labels, 3)
+    columns = ["a", "b"]
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 2)), columns=columns)
+    plain = LogisticRegression().fit(X, (X["a"] > 0).to_numpy())
+    version = sk.register_model(plain, "plain", input_example=X.head(), project=project.folder)
+    env = {"SKEWLESS_SERVING__CACHE_SIZE": "100", "SKEWLESS_SERVING__PROTECT_PREDICTIONS": "true"}
+    with running_server(project.folder, "fraud@production", f"plain/{version.version}",
+                        env=env) as server, server.client() as client:
+        refused = client.post("/v1/models/fraud/predict", json=rows[0])
+        assert refused.status_code == 401
+        key = {"x-api-key": "admin-secret"}
+        first = client.post("/v1/models/fraud/predict", json=rows[0], headers=key).json()
+        second = client.post("/v1/models/fraud/predict", json=rows[0], headers=key).json()
+        assert second["probabilities"] == first["probabilities"]
+        assert second["request_id"] != first["request_id"]
+        direct = client.post("/v1/models/plain/predict", json={"features": {"a": 2.0, "b": 0.1}},
+                             headers=key).json()
+        wrong = client.post("/v1/models/plain/predict", json={"entities": {"user_id": 1}},
+                            headers=key)
+        missing = client.post("/v1/models/plain/predict", json={"features": {"a": 1.0}},
+                              headers=key)
+        metrics = client.get("/metrics").text
+    assert direct["prediction"] is True
+    assert direct["probabilities"]["True"] == pytest.approx(
+        plain.predict_proba(pd.DataFrame([[2.0, 0.1]], columns=columns))[0, 1], abs=1e-9)
+    assert wrong.status_code == 422
+    assert "unknown field entities" in wrong.json()["error"]
+    assert missing.json()["field"] == "features.b"
+    assert 'skewless_cache_hits_total{model="fraud"} 1.0' in metrics
+    assert 'skewless_cache_misses_total{model="fraud"} 1.0' in metrics
