@@ -55,7 +55,7 @@ _LEFT = 48
 _RIGHT = 8
 _TOP = 30
 _PLOT_H = 150
-_CHAR_W = 5.6  # average width of a 10px sans-serif character, to decide label rotation
+_CHAR_W = 6.2  # generous width of a 10px sans-serif character: label rotation and room below
 _LINE_H = 12
 
 _CSS = f"""
@@ -89,7 +89,7 @@ table.kv{{width:auto}}table.sub{{width:auto;margin:0;font-size:12px}}
 .card.flagged{{border-color:#e5989f;border-width:2px}}
 .card p{{margin:4px 0;font-size:13px}}.stats{{color:#57606a}}
 .card ul{{margin:4px 0;padding-left:18px;font-size:13px}}
-.reasons li{{overflow-wrap:anywhere}}
+.reasons li{{overflow-wrap:anywhere}}td ul{{margin:0;padding-left:16px}}
 svg.chart{{width:100%;height:auto;display:block;margin:4px 0}}
 .chart text{{font-size:10px;fill:#57606a}}.chart .t{{font-size:11px;fill:#1f2328}}
 .chart .xl{{text-anchor:middle}}.chart .xr{{text-anchor:end}}.chart .yl{{text-anchor:end}}
@@ -358,9 +358,9 @@ def _drift_badges(entry: Mapping[str, Any]) -> str:
 
 def _statistics(statistics: object) -> str:
     """Statistics as ``PSI 0.09 · KS 0.12 · KS p 1e-30``: known ones first, in a fixed order."""
-    stats = _mapping(statistics)
+    stats = {str(key): value for key, value in _mapping(statistics).items()}
     keys = [key for key in _STAT_LABELS if key in stats]
-    keys += sorted(str(key) for key in stats if key not in _STAT_LABELS)
+    keys += sorted(key for key in stats if key not in _STAT_LABELS)
     return " · ".join(
         f"{_esc(_STAT_LABELS.get(key, key))} "
         f"{_pvalue(stats[key]) if key.endswith('pvalue') else _num(stats[key], 3)}"
@@ -588,10 +588,12 @@ def _skew_section(skew: object, reason: object) -> str:
         entry = _mapping(features[name])
         rate = _finite(entry.get("mismatch_rate"))
         text = _pct(entry.get("mismatch_rate"))
+        if isinstance(entry.get("mismatches"), int):
+            text += f" ({_num(entry['mismatches'])})"
         rate_html = f'<span class="bad">{text}</span>' if rate else text
         rows.append(f'<tr><td>{_esc(name)}</td><td class="n">{rate_html}</td>'
                     f"<td>{_examples(entry.get('examples'))}</td></tr>")
-    table = ('<table id="skew-table"><thead><tr><th>Feature</th><th>Mismatch rate</th>'
+    table = ('<table id="skew-table" class="kv"><thead><tr><th>Feature</th><th>Mismatch rate</th>'
              f"<th>Examples</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
     return _section("skew", title, summary + table)
 
@@ -736,7 +738,7 @@ def _bar_chart(bins: list[_Bin], x_title: str, name: str) -> str:
     widest = max(len(bin_.label) for bin_ in bins) * _CHAR_W
     rotate = widest > slot - 4
     every = max(1, math.ceil(_LINE_H / slot)) if rotate else 1
-    label_h = widest * 0.71 + 8 if rotate else _LINE_H + 2
+    label_h = widest * 0.71 + 10 if rotate else _LINE_H + 2
     height = _TOP + _PLOT_H + label_h + 22
     base = _TOP + _PLOT_H
     peak = max((v for b in bins for v in (b.reference, b.current) if v is not None), default=0.0)
