@@ -3,7 +3,9 @@
 generated card transactions (bursts of spending at unusual merchants) → feature definitions
 (fields, 1h/7d/30d aggregations, on-demand ratios) → apply → materialize → train with a time
 split and a baseline → register, promote to `production` → start `skewless serve` → a few
-hundred requests → sample predictions, latency percentiles and the server's metrics → stop.
+hundred requests → sample predictions, latency percentiles and the server's metrics → labels
+posted as feedback → stop → `skewless monitor`: drift, data quality, performance on the labelled
+predictions and training–serving skew of what was served.
 
 Everything runs on the embedded defaults (DuckDB, SQLite, a local folder) in ./fraud-demo.
 """
@@ -86,12 +88,15 @@ def make_project(now: datetime) -> pa.Table:
     return payments
 
 
-def requests_for(payments: pa.Table, count: int, seed: int = 1) -> list[dict[str, object]]:
-    """Payment requests: mostly ordinary ones, some shaped like the fraud bursts."""
+def requests_for(payments: pa.Table, count: int, seed: int = 1
+                 ) -> tuple[list[dict[str, object]], list[bool]]:
+    """Payment requests, mostly ordinary ones and some shaped like the fraud bursts (far
+    more of them than in the training data, which monitoring should notice), and whether
+    each is one of those (the label that arrives later)."""
     rng = np.random.default_rng(seed)
     users = payments["user_id"].to_numpy()
     amounts = payments["amount"].to_numpy()
-    rows = []
+    rows, truth = [], []
     for _ in range(count):
         user = int(rng.choice(users))
         typical = float(np.median(amounts[users == user]))
@@ -100,7 +105,8 @@ def requests_for(payments: pa.Table, count: int, seed: int = 1) -> list[dict[str
         category = str(rng.choice(CATEGORIES[5:] if risky else CATEGORIES[:5]))
         rows.append({"entities": {"user_id": user},
                      "request": {"amount": round(amount, 2), "category": category}})
-    return rows
+        truth.append(bool(risky))
+    return rows, truth
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
@@ -192,9 +198,13 @@ def main() -> None:
     port = free_port()
     server = start_server(port)
     try:
-        rows = requests_for(payments, REQUESTS)
+        rows, truth = requests_for(payments, REQUESTS)
         answers, latencies = send(port, rows)
         report(rows, answers, latencies, port)
+        feedback = [{"request_id": a["request_id"], "label": label}
+                    for a, label in zip(answers, truth, strict=True)][:300]
+        stored = httpx.post(f"http://127.0.0.1:{port}/v1/feedback", json=feedback).json()
+        console.print(f"posted {stored['stored']} ground-truth labels to /v1/feedback")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
@@ -202,6 +212,9 @@ def main() -> None:
     count = sum(pq.read_metadata(path).num_rows for path in logged)
     console.print(f"server stopped; the prediction log holds {count} predictions in "
                   f"{len(logged)} Parquet segment(s) under data/predictions/")
+
+    step("7. Monitor what was served: drift, quality, performance, skew")
+    cli("monitor", "--model", "fraud@production", "--window", "1h", "--output", "report")
     console.rule(f"[bold green]done in {time.perf_counter() - started:.1f} s")
     if count != len(answers):
         sys.exit(f"expected {len(answers)} logged predictions, found {count}")
