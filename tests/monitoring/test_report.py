@@ -69,8 +69,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FraudProj
         labels = [{"request_id": a["request_id"], "label": bool(a["prediction"])}
                   for a in answers[:40]]
         assert client.post("/v1/feedback", json=labels).status_code == 200
-        time.sleep(0.8)
-        metrics = client.get("/metrics").text
+        deadline = time.monotonic() + 10
+        while True:  # the gauges are recomputed every 0.3 s, off the request path
+            metrics = client.get("/metrics").text
+            if "skewless_drift_window_rows" in metrics or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         server.stop()
     yield project, answers, metrics
     forget_project(folder)
@@ -131,6 +135,7 @@ def test_the_cli_writes_json_and_html_and_sends_alerts_once(served: tuple, webho
         "webhook": webhook, "command": command, "gauge_interval_s": 0.3})
     (project.folder / "skewless.yaml").write_text(
         config.replace("monitoring: {gauge_interval_s: 0.3}", f"monitoring: {alerting}"))
+    forget_project(project.folder)  # reopen with the new configuration
     try:
         out = tmp_path / "report"
         result = runner.invoke(app, ["monitor", "--model", "fraud@production", "--window", "1h",
@@ -164,6 +169,7 @@ def test_the_cli_writes_json_and_html_and_sends_alerts_once(served: tuple, webho
         assert "use alert, drift or never" in drift.output
     finally:
         (project.folder / "skewless.yaml").write_text(config)
+        forget_project(project.folder)
 
 
 def test_the_running_server_exports_drift_gauges(served: tuple) -> None:

@@ -60,6 +60,10 @@ class DriftGauges:
         current.rows.extend(rows)
 
     def start(self) -> None:
+        """Start the thread, after importing the comparison code here: importing SciPy later,
+        in the thread, would hold the GIL for a second while requests wait."""
+        import skewless.monitoring._drift  # noqa: F401
+
         self._thread.start()
 
     def stop(self) -> None:
