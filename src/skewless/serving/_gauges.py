@@ -76,7 +76,9 @@ class DriftGauges:
             for model in list(self._windows):
                 try:
                     self.update(model)
-                except SkewlessError as exc:  # e.g. a version registered without a profile
+                except (SkewlessError, pa.ArrowException, ValueError) as exc:
+                    # e.g. a version registered without a profile: the gauges go stale, the
+                    # server goes on
                     log.warning("drift gauges of %s not updated: %s", model, exc)
 
     def update(self, model: str) -> None:
@@ -94,7 +96,7 @@ class DriftGauges:
         profile = self._profiles[key]
         names = [n for n in current.names if n in profile.features]
         columns = list(zip(*rows, strict=True))
-        table = pa.table({name: pa.array(columns[current.names.index(name)], pa.float64())
+        table = pa.table({name: pa.array(columns[current.names.index(name)])
                           for name in names})
         verdicts = compare(profile, table, features=names)
         m = self.metrics
