@@ -168,6 +168,10 @@ class MonitoringConfig(_Section):
     skew_sample: int = PydanticField(default=200, ge=0)
     gauge_interval_s: float = PydanticField(default=30.0, gt=0)
     gauge_window: int = PydanticField(default=10_000, gt=0)
+    rule: dict[str, Any] = PydanticField(default_factory=dict)
+    """Settings of the drift rule (``skewless.monitoring.DriftRule``): ``alpha``,
+    ``wasserstein``, ``ks``, ``psi``, ``js``, ``null_rate``, ... and per-feature
+    ``overrides: {feature: {setting: value}}``."""
 
 
 OnlineConfig = Annotated[SQLiteOnlineConfig | RedisOnlineConfig,

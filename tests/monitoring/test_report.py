@@ -212,3 +212,19 @@ def test_the_skew_check_finds_a_stale_online_store(tmp_path: Path) -> None:
         assert report.metric("skew_mismatch_rate") == 1.0
     finally:
         forget_project(project.folder)
+
+
+def test_the_drift_rule_comes_from_the_project_configuration(served: tuple) -> None:
+    from skewless.monitoring._report import drift_rule
+
+    rule = drift_rule({"alpha": 0.05, "overrides": {"amount_mean_30d": {"wasserstein": 0.5}}})
+    assert rule.alpha == 0.05
+    assert rule.for_feature("amount_mean_30d").wasserstein == 0.5
+    with pytest.raises(MonitoringError, match=r"monitoring.rule: .*alhpa"):
+        drift_rule({"alhpa": 0.05})
+    project, _, _ = served
+    report = monitor("fraud@production", "1h", project=project.folder, rule=rule,
+                     skew_sample=0)
+    assert report.rule.alpha == 0.05
+    assert report.skew is None
+    assert report.skew_reason == "monitoring.skew_sample is 0"

@@ -335,6 +335,17 @@ def _same(served: Any, offline: Any) -> bool:
     return served == offline
 
 
+def drift_rule(settings: dict[str, Any]) -> DriftRule:
+    """The rule of ``monitoring.rule`` in skewless.yaml; unknown settings are named."""
+    from skewless.monitoring._drift import DriftRule
+
+    try:
+        return DriftRule(**settings)
+    except TypeError as exc:
+        raise MonitoringError(f"monitoring.rule: {exc}; see skewless.monitoring.DriftRule for "
+                              "the settings") from None
+
+
 def monitor(ref: str, window: str | Window, *, project: Any = None,
             rule: DriftRule | None = None, skew_sample: int | None = None,
             now: datetime | None = None) -> MonitorReport:
@@ -360,6 +371,8 @@ def monitor(ref: str, window: str | Window, *, project: Any = None,
         raise MonitoringError(f"no predictions of {record.ref} were logged between "
                               f"{span.start.isoformat()} and {span.end.isoformat()}; widen "
                               "--window or check the server's prediction_log settings")
+    if rule is None:
+        rule = drift_rule(context.config.monitoring.rule)
     names = list(profile.features)
     verdicts = compare(profile, _window_features(log, names), rule=rule, features=names)
     outputs = _prediction_values(log, record)
@@ -368,11 +381,9 @@ def monitor(ref: str, window: str | Window, *, project: Any = None,
     performance, performance_reason = _performance(context, record, span, log.num_rows)
     sample = context.config.monitoring.skew_sample if skew_sample is None else skew_sample
     skew, skew_reason = _skew(context, record, log, sample)
-    from skewless.monitoring._drift import DriftRule
-
     return MonitorReport(
         model=record.name, version=record.version, window=span, rows=log.num_rows,
         generated_at=utc_now(), features=verdicts, prediction=prediction,
         performance=performance, performance_reason=performance_reason, skew=skew,
-        skew_reason=skew_reason, profile=profile, rule=rule or DriftRule())
+        skew_reason=skew_reason, profile=profile, rule=rule)
 
