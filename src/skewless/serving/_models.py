@@ -53,12 +53,11 @@ class _Watchdog:
 
     onnxruntime stops a ``session.run`` whose ``RunOptions.terminate`` is set from another
     thread. Inline runs happen one at a time on the event loop's thread, so one slot is
-    enough. While runs keep coming the thread checks the slot every 5 ms (a timeout of tens of
-    milliseconds needs no finer grain, and each wake-up costs the event loop a GIL hand-over);
-    when no run has been armed for a while it sleeps until the next one.
+    enough. The thread sleeps until the deadline of the run in the slot and ends it if it is
+    still the one running; it never wakes between deadlines, because every wake-up costs the
+    event loop a GIL hand-over. With runs coming continuously it wakes once per timeout
+    (20 times a second for the default 50 ms); with none it waits until the next is armed.
     """
-
-    _TICK = 0.005
 
     def __init__(self) -> None:
         self._slot: tuple[Any, float] | None = None
@@ -81,19 +80,25 @@ class _Watchdog:
         self._slot = None
 
     def _run(self) -> None:
-        idle = 0
+        ended = None
         while True:
             self._armed.wait()
-            time.sleep(self._TICK)
             slot = self._slot
-            if slot is not None and time.monotonic() > slot[1]:
-                slot[0].terminate = True
-            idle = idle + 1 if slot is None else 0
-            if idle > 200:  # a second without a run in progress at any tick
+            if slot is ended:  # told to stop, and stopping
+                time.sleep(0.001)
+                continue
+            if slot is None:
                 self._armed.clear()
-                idle = 0
-                if self._slot is not None:  # armed while clearing: keep watching
-                    self._armed.set()
+                if self._slot is None:  # not armed while clearing: sleep until the next run
+                    continue
+                self._armed.set()
+                continue
+            delay = slot[1] - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            if self._slot is slot:  # the same run, still in progress past its deadline
+                slot[0].terminate = True
+                ended = slot
 
 
 _WATCHDOG = _Watchdog()
