@@ -3,6 +3,7 @@ shutdown loses nothing, that drops are counted, and that labels join their predi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -83,12 +84,38 @@ def test_records_the_log_cannot_take_are_dropped_and_counted(project: FraudProje
         assert answer.status_code == 200
         metrics = client.get("/metrics").text
         server.stop()
-    dropped = next(float(line.split()[-1]) for line in metrics.splitlines()
-                   if line.startswith("skewless_prediction_log_dropped_total"))
+    dropped = _sample(metrics, "skewless_prediction_log_dropped_total")
     written = read_predictions(project.folder / "data" / "predictions", "fraud").num_rows \
         - before
     assert dropped >= 250  # a 300-row batch through a queue of 5
     assert written + dropped == 300
+
+
+def _sample(metrics: str, name: str) -> float:
+    return next(float(line.split()[-1]) for line in metrics.splitlines()
+                if line.startswith(name))
+
+
+def test_metrics_count_the_records_of_every_worker(project: FraudProject) -> None:
+    """A scrape reaches one worker; the written count must include the other's records."""
+    rows = request_rows(project.labels, 40)
+    fast = {"SKEWLESS_PREDICTION_LOG__FLUSH_INTERVAL_S": "0.2"}
+    with running_server(project.folder, workers=2, env=fast) as server:
+        for row in rows:  # a connection each, so both workers answer some
+            with server.client(headers={"Connection": "close"}) as client:
+                assert client.post("/v1/models/fraud/predict", json=row).status_code == 200
+        with server.client() as scraper:  # one connection: always the same worker
+            deadline = time.monotonic() + 15
+            while True:
+                metrics = scraper.get("/metrics").text
+                written = _sample(metrics, "skewless_prediction_log_written_total")
+                if written >= 40 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+        server.stop()
+    assert written == 40
+    assert _sample(metrics, "skewless_prediction_log_dropped_total") == 0
+    assert _sample(metrics, 'skewless_requests_total{model="fraud",status="200"') == 40
 
 
 def test_feedback_is_stored_and_joined_to_its_predictions(project: FraudProject,

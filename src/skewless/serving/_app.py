@@ -102,6 +102,7 @@ def _error(status: int, message: str, field: str | None = None) -> Response:
     return Response(payload, status_code=code, media_type="application/json")
 
 
+_COUNTS_INTERVAL_S = 1.0  # how often each worker copies its running counts into the metrics
 _PREDICT_PATH = re.compile(r"^/v1/models/([^/]+)/predict$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -228,6 +229,25 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
     def on_swap(name: str, role: str, version: int) -> None:
         metrics.served_version.labels(name, role).set(version)
 
+    def report_counts() -> None:
+        """Copy the prediction log's and the caches' running counts into the metrics."""
+        sink = pieces.get("log")
+        if sink is not None:
+            metrics.log_queue_depth.set(sink.queue_depth)
+            _advance(reported, "dropped", metrics.log_dropped, sink.dropped)
+            _advance(reported, "written", metrics.log_written, sink.written)
+        for name, cache in caches.items():
+            _advance(reported, f"hits:{name}", metrics.cache_hits.labels(name), cache.hits)
+            _advance(reported, f"misses:{name}", metrics.cache_misses.labels(name),
+                     cache.misses)
+
+    async def report_counts_every_second() -> None:
+        """Each worker reports its own counts: a scrape reaches one worker, and the others'
+        drops must show in the sum too."""
+        while True:
+            await asyncio.sleep(_COUNTS_INTERVAL_S)
+            report_counts()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = _feature_store(context, config)
@@ -262,18 +282,21 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
         # for tens of milliseconds.
         gc.collect()
         gc.freeze()
+        reporter = asyncio.create_task(report_counts_every_second())
         state.ready = True
         log.info("serving %s", ", ".join(map(str, specs)))
         try:
             yield
         finally:
             state.ready = False
+            reporter.cancel()
             poller.stop()
             gauges.stop()
             executor.shutdown(wait=True)
             for closable in (pieces["log"], pieces["feedback"]):
                 if closable is not None:
                     closable.close()
+            report_counts()
             if store is not None:
                 store.close()
 
@@ -401,15 +424,7 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:
-        sink = pieces.get("log")
-        if sink is not None:
-            metrics.log_queue_depth.set(sink.queue_depth)
-            _advance(reported, "dropped", metrics.log_dropped, sink.dropped)
-            _advance(reported, "written", metrics.log_written, sink.written)
-        for name, cache in caches.items():
-            _advance(reported, f"hits:{name}", metrics.cache_hits.labels(name), cache.hits)
-            _advance(reported, f"misses:{name}", metrics.cache_misses.labels(name),
-                     cache.misses)
+        report_counts()
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/v1/admin/reload", summary="Re-read aliases now (admin; needs the API key)")
