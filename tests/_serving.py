@@ -153,15 +153,20 @@ def running_server(folder: Path, *models: str, workers: int = 1,
                 process.wait()
 
 
-def offline_probabilities(project: FraudProject, rows: list[dict[str, Any]]) -> np.ndarray:
-    """The trained model's probabilities on the features computed offline at ``as_of``."""
+def offline_features(project: FraudProject, rows: list[dict[str, Any]]) -> pa.Table:
+    """The service's features of request ``rows`` computed offline at ``as_of``."""
     entity = pa.table({
         "user_id": [r["entities"]["user_id"] for r in rows],
         "event_timestamp": pa.array([project.as_of] * len(rows), pa.timestamp("us", "UTC")),
         "amount": [r["request"]["amount"] for r in rows],
         "category": [r["request"]["category"] for r in rows]})
     with sk.FeatureStore(project.folder) as store:
-        frame = store.get_historical_features(entity, "fraud_features").to_arrow()
+        return store.get_historical_features(entity, "fraud_features").to_arrow()
+
+
+def offline_probabilities(project: FraudProject, rows: list[dict[str, Any]]) -> np.ndarray:
+    """The trained model's probabilities on the features computed offline at ``as_of``."""
+    frame = offline_features(project, rows)
     names = [f.name for f in sk.get_model_version(
         "fraud@production", project=project.folder).training.features]
     X = np.column_stack([frame[n].cast(pa.float64()).to_numpy(zero_copy_only=False)

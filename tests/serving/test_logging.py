@@ -14,7 +14,13 @@ import pytest
 from typer.testing import CliRunner
 
 from _projects import forget_project
-from _serving import FraudProject, build_fraud_project, request_rows, running_server
+from _serving import (
+    FraudProject,
+    build_fraud_project,
+    offline_features,
+    request_rows,
+    running_server,
+)
 from skewless.cli import app
 from skewless.serving._feedback import FeedbackStore, label_coverage
 from skewless.serving._prediction_log import read_predictions
@@ -26,18 +32,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> FraudProject:
     built = build_fraud_project(folder, "prediction_log: {flush_interval_s: 5}")
     yield built
     forget_project(folder)
-
-
-def _offline(project: FraudProject, rows: list[dict]) -> pa.Table:
-    import skewless as sk
-
-    entity = pa.table({
-        "user_id": [r["entities"]["user_id"] for r in rows],
-        "event_timestamp": pa.array([project.as_of] * len(rows), pa.timestamp("us", "UTC")),
-        "amount": [r["request"]["amount"] for r in rows],
-        "category": [r["request"]["category"] for r in rows]})
-    with sk.FeatureStore(project.folder) as store:
-        return store.get_historical_features(entity, "fraud_features").to_arrow()
 
 
 def test_every_answer_is_logged_and_a_graceful_shutdown_flushes_it(
@@ -61,7 +55,7 @@ def test_every_answer_is_logged_and_a_graceful_shutdown_flushes_it(
         assert record["probability__True"] == pytest.approx(answer["probabilities"]["True"])
         assert 0 < record["latency_ms"] < 5_000
     # the logged feature vectors are the features computed offline at materialization time
-    offline = _offline(project, rows)
+    offline = offline_features(project, rows)
     first = {a["request_id"]: i for i, a in enumerate(singles)}
     order = [first[a["request_id"]] for a in singles]
     for name in ("amount_count_7d", "amount_mean_30d", "amount_to_mean_30d", "new_category"):

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
@@ -102,6 +102,7 @@ def _error(status: int, message: str, field: str | None = None) -> Response:
     return Response(payload, status_code=code, media_type="application/json")
 
 
+T = TypeVar("T")
 _COUNTS_INTERVAL_S = 1.0  # how often each worker copies its running counts into the metrics
 _PREDICT_PATH = re.compile(r"^/v1/models/([^/]+)/predict$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -252,8 +253,14 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = _feature_store(context, config)
         pieces["store"] = store
-        pieces["log"] = _prediction_log(prediction_log, context)
-        pieces["feedback"] = _feedback_store(feedback, context)
+        from skewless.serving._feedback import FeedbackStore
+        from skewless.serving._prediction_log import PredictionLog
+
+        logging_config = context.config.prediction_log
+        pieces["log"] = _configured(prediction_log, context, lambda: PredictionLog.from_config(
+            logging_config, context.path))
+        pieces["feedback"] = _configured(feedback, context, lambda: FeedbackStore.from_config(
+            logging_config, context.path))
         for spec in specs:
             deployment = Deployment(context, store, spec, retry_s=config.online_retry_s,
                                     default=config.defaults.get(spec.name),
@@ -502,26 +509,14 @@ def _feature_store(project: Project, config: ServingConfig) -> FeatureStore:
     return store
 
 
-def _prediction_log(option: PredictionLog | bool | None, project: Project
-                    ) -> PredictionLog | None:
+def _configured(option: T | bool | None, project: Project, build: Callable[[], T | None]
+                ) -> T | None:
+    """The prediction log or feedback store to use: the one given, none (``None``, ``False``,
+    or the log turned ``off``), or the one ``skewless.yaml`` describes (``True``: ``build``)."""
     if option is None or option is False or (
             option is True and project.config.prediction_log.sink == "off"):
         return None
     if option is not True:
         return option
-    from skewless.serving._prediction_log import PredictionLog
-
-    return PredictionLog.from_config(project.config.prediction_log, project.path)
-
-
-def _feedback_store(option: FeedbackStore | bool | None, project: Project
-                    ) -> FeedbackStore | None:
-    if option is None or option is False or (
-            option is True and project.config.prediction_log.sink == "off"):
-        return None
-    if option is not True:
-        return option
-    from skewless.serving._feedback import FeedbackStore
-
-    return FeedbackStore.from_config(project.config.prediction_log, project.path)
+    return build()
 
