@@ -211,3 +211,28 @@ def test_models_alias_rollback_and_lineage(tracked: tuple[Path, list[str]]) -> N
     assert "no alias 'staging'" in run("models", "rollback", "fraud", "--alias", "staging", "-p",
                                        str(folder), code=1)
     assert "did you mean 'fraud'" in run("models", "versions", "frad", "-p", str(folder), code=1)
+
+
+def test_the_monitor_table_shows_every_reason_in_full() -> None:
+    import io
+
+    import numpy as np
+    from rich.console import Console
+
+    from skewless.cli import _drift_table
+    from skewless.monitoring import build_profile
+    from skewless.monitoring._drift import compare
+
+    rng = np.random.default_rng(3)
+    reference = pa.table({"amount": rng.normal(size=5_000), "steady": rng.normal(size=5_000)})
+    window = pa.table({"amount": rng.normal(1.0, 2.0, size=2_000),
+                       "steady": rng.normal(size=2_000)})
+    verdicts = compare(build_profile(reference), window)
+    console = Console(file=io.StringIO(), width=80, record=True)
+    console.print(_drift_table("drift", verdicts))
+    shown = "".join(c for c in console.export_text() if not c.isspace() and c != "│")
+    reasons = [reason for verdict in verdicts for reason in verdict.reasons]
+    assert any(len(reason) > 80 for reason in reasons)  # wider than its column: wrapped
+    for reason in reasons:
+        assert "".join(reason.split()) in shown
+    assert shown.index("amount") < shown.index("steady")  # most severe first

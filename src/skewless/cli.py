@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from skewless._project import Project
     from skewless._store import FeatureStore
+    from skewless.monitoring._drift import FeatureVerdict
     from skewless.registry import ModelVersion
     from skewless.tracking import RunRecord
 
@@ -263,6 +264,16 @@ def feedback_load(
     out.print(f"stored {stored:,} label(s) from {file}")
 
 
+def _drift_table(title: str, verdicts: Sequence[FeatureVerdict]) -> Table:
+    """The features by severity, each with every reason in full (Rich wraps them)."""
+    table = Table("feature", "kind", "flagged", "severity", "why", title=title)
+    for verdict in sorted(verdicts, key=lambda v: -v.severity):
+        table.add_row(verdict.name, verdict.kind, "yes" if verdict.flagged else "",
+                      f"{verdict.severity:.2f}", "\n".join(verdict.reasons),
+                      style="red" if verdict.flagged else None)
+    return table
+
+
 @app.command()
 @_user_errors
 def monitor(
@@ -303,14 +314,10 @@ def monitor(
     (folder / "report.json").write_text(json.dumps(document, indent=2))
     (folder / "report.html").write_text(render_html(document))
     delivery = deliver_alerts(report, alerts, settings, context.path, folder / "report.json")
-    table = Table("feature", "kind", "flagged", "severity", "why", title=(
+    out.print(_drift_table(
         f"{report.model}/{report.version}: {report.rows:,} predictions, "
-        f"{report.window.start:%Y-%m-%d %H:%M} .. {report.window.end:%Y-%m-%d %H:%M} UTC"))
-    for verdict in sorted(report.features, key=lambda v: -v.severity):
-        table.add_row(verdict.name, verdict.kind, "yes" if verdict.flagged else "",
-                      f"{verdict.severity:.2f}", "; ".join(verdict.reasons)[:80],
-                      style="red" if verdict.flagged else None)
-    out.print(table)
+        f"{report.window.start:%Y-%m-%d %H:%M} .. {report.window.end:%Y-%m-%d %H:%M} UTC",
+        report.features))
     if report.prediction is not None:
         out.print(f"prediction drift: {'yes' if report.prediction.drifted else 'no'}"
                   + (f" ({'; '.join(report.prediction.reasons)})"
