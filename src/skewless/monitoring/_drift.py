@@ -314,10 +314,10 @@ def _ks(sample: np.ndarray, current: np.ndarray) -> tuple[float, float]:
 
     Up to 10,000 values on each side and 10^7 for ``m * n``, scipy is called (its exact
     p-value). Beyond, the statistic comes from the CDFs at the sample's distinct values and
-    just below them —
-    ``F_ref`` only changes there, ``F_cur`` is monotone between them, so the largest gap is
-    one of those — with ``searchsorted`` in the sorted current values, and the p-value from
-    scipy's asymptotic formula (``kstwo.sf(d, round(m n / (m + n)))``), as ``ks_2samp`` does.
+    just below them (``F_ref`` only changes there, ``F_cur`` is monotone between them, so the
+    largest gap is one of those) with ``searchsorted`` in the sorted current values, and the
+    p-value from scipy's asymptotic formula (``kstwo.sf(d, round(m n / (m + n)))``), as
+    ``ks_2samp`` does.
     """
     m, n = len(sample), len(current)
     if max(m, n) <= _EXACT_KS_MAX and m * n <= _EXACT_KS_WORK:
