@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
+import pyarrow as pa
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
@@ -284,6 +285,9 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
                              interval_s=monitoring.gauge_interval_s)
         pieces["gauges"] = gauges
         gauges.start()
+        # pyarrow imports pandas at its first conversion, about 0.4 s holding the GIL: here,
+        # not in the prediction log's first batch while requests wait.
+        pa.array([0])
         # Everything loaded so far (libraries, models) lives as long as the process: moved out
         # of the collector's reach, a full collection no longer walks it and stalls requests
         # for tens of milliseconds.
