@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 
 from skewless._time import from_micros, micros
 from skewless.errors import EntityFrameError
-from skewless.features import FeatureView
+from skewless.features import FeatureView, OnDemandFeatureView
 from skewless.features._catalogue import ResolvedFeatures
-from skewless.features._on_demand import ARROW_TYPES, run_on_demand
+from skewless.features._on_demand import run_on_demand_values, values_to_numpy
 from skewless.features._references import FeatureRef
 from skewless.online._store import OnlineStore
 
@@ -195,16 +196,14 @@ def read_online(store: OnlineStore, plan: OnlineReadPlan, rows: Sequence[Mapping
     return OnlineResult(out_values, out_status, out_stamps)
 
 
-def _run_on_demand_online(odfv: Any, resolved: ResolvedFeatures,
+def _run_on_demand_online(odfv: OnDemandFeatureView, resolved: ResolvedFeatures,
                           rows: Sequence[Mapping[str, Any]],
                           values: dict[FeatureRef, list[Any]],
                           status: dict[FeatureRef, list[Status]],
                           stamps: dict[FeatureRef, list[datetime | None]]) -> None:
     count = len(rows)
-    input_refs = [FeatureRef.parse(i) for i in odfv.inputs]
-    features = {ref: pa.array(values[ref], type=ARROW_TYPES[resolved.dtypes[ref]])
-                for ref in input_refs}
-    requests: dict[str, pa.Array] = {}
+    input_refs = odfv.input_refs
+    requests: dict[str, np.ndarray] = {}
     for request in odfv.request_fields:
         column = []
         for i, row in enumerate(rows):
@@ -213,12 +212,11 @@ def _run_on_demand_online(odfv: Any, resolved: ResolvedFeatures,
                                        f"which on-demand view {odfv.name!r} needs")
             column.append(row[request.name])
         try:
-            array = pa.array(column, type=ARROW_TYPES[request.dtype])
+            requests[request.name] = values_to_numpy(column, request.dtype)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise EntityFrameError(f"request field {request.name!r} must be {request.dtype}: "
                                    f"{exc}") from exc
-        requests[request.name] = array
-    outputs = run_on_demand(odfv, features, resolved.dtypes, requests, count)
+    outputs = run_on_demand_values(odfv, values, resolved.dtypes, requests, count)
     statuses: list[Status] = []
     times: list[datetime | None] = []
     for i in range(count):
@@ -227,6 +225,6 @@ def _run_on_demand_online(odfv: Any, resolved: ResolvedFeatures,
         row_times = [stamps[r][i] for r in input_refs if stamps[r][i] is not None]
         statuses.append(row_status)
         times.append(min(row_times) if row_times else None)
-    for name, array in outputs.items():
+    for name, column_values in outputs.items():
         ref = FeatureRef(odfv.name, name)
-        values[ref], status[ref], stamps[ref] = array.to_pylist(), list(statuses), list(times)
+        values[ref], status[ref], stamps[ref] = column_values, list(statuses), list(times)

@@ -15,11 +15,15 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import PurePath
-from typing import Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from skewless._time import format_duration, parse_duration
 from skewless.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from skewless.features._references import FeatureRef
 
 __all__ = [
     "AGGREGATION_FUNCTIONS",
@@ -385,6 +389,13 @@ class OnDemandFeatureView(Definition):
                 f"OnDemandFeatureView {self.name!r}: outputs must be a non-empty list of Field"
             )
         object.__setattr__(self, "outputs", outputs)
+
+    @cached_property
+    def input_refs(self) -> tuple[FeatureRef, ...]:
+        """``inputs`` parsed, once: the online path reads them on every request."""
+        from skewless.features._references import FeatureRef
+
+        return tuple(FeatureRef.parse(text) for text in self.inputs)
 
     @property
     def feature_names(self) -> list[str]:
