@@ -98,6 +98,8 @@ class ServingConfig(_Section):
     ``online_timeout_s`` without retrying; after the online store fails, reads go to the
     reference profile's defaults for ``online_retry_s`` before it is tried again.
     ``allow_pickle`` lets the server load pickled models (which run code when loaded).
+    Requests that reach a worker together are answered by one model call of up to
+    ``batch_max_rows`` rows (1 answers each request alone).
     """
 
     api_key: str | None = None
@@ -106,6 +108,7 @@ class ServingConfig(_Section):
     alias_poll_s: float = PydanticField(default=1.0, gt=0)
     max_body_bytes: int = PydanticField(default=1_048_576, gt=0)
     max_rows: int = PydanticField(default=1_000, gt=0)
+    batch_max_rows: int = PydanticField(default=256, gt=0)
     cache_size: int = PydanticField(default=0, ge=0)
     cache_ttl_s: float = PydanticField(default=60.0, gt=0)
     online_retry_s: float = PydanticField(default=1.0, gt=0)

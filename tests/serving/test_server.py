@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
@@ -55,6 +56,43 @@ def test_predictions_equal_the_offline_model_on_the_same_features(project: Fraud
     assert [p["prediction"] for p in batch["predictions"]] == (expected[:, 1] >= 0.5).tolist()
     assert len({p["request_id"] for p in batch["predictions"]}) == len(rows)
     assert single["probabilities"]["True"] == pytest.approx(expected[0, 1], abs=1e-5)
+
+
+def test_concurrent_requests_are_batched_and_each_answered_as_alone(
+        project: FraudProject) -> None:
+    rows = request_rows(project.labels, 48)
+    expected = offline_probabilities(project, rows)
+    answers: dict[int, list[dict]] = {i: [] for i in range(len(rows))}
+
+    def send(indexes: range) -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            for _ in range(4):
+                for i in indexes:
+                    answers[i].append(client.post("/v1/models/fraud/predict",
+                                                  json=rows[i]).json())
+
+    with running_server(project.folder) as server, server.client() as client:
+        threads = [threading.Thread(target=send, args=(range(k, len(rows), 16),))
+                   for k in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        metrics = client.get("/metrics").text
+    for i, given in answers.items():
+        assert len(given) == 4
+        for answer in given:
+            assert (answer["version"], answer["degraded"]) == (1, False)
+            assert answer["probabilities"]["True"] == pytest.approx(expected[i, 1], abs=1e-5)
+    assert len({a["request_id"] for given in answers.values() for a in given}) == 4 * len(rows)
+    calls = float(_sample(metrics, 'skewless_batch_requests_count{model="fraud"}'))
+    answered = float(_sample(metrics, 'skewless_batch_requests_sum{model="fraud"}'))
+    assert answered == 4 * len(rows)
+    assert calls < answered  # some calls answered several requests at once
+
+
+def _sample(metrics: str, name: str) -> str:
+    return next(line.split()[-1] for line in metrics.splitlines() if line.startswith(name))
 
 
 BAD_REQUESTS = [

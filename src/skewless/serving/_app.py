@@ -30,6 +30,7 @@ from fastapi.responses import Response
 from skewless._time import utc_now
 from skewless.config import ServingConfig
 from skewless.errors import PredictionLogError, PredictionRequestError, SkewlessError
+from skewless.serving._batching import Batcher
 from skewless.serving._deployment import AliasPoller, Deployment, DeploymentSpec
 from skewless.serving._gauges import DriftGauges
 from skewless.serving._metrics import CONTENT_TYPE_LATEST, ServerMetrics
@@ -235,10 +236,6 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
     caches: dict[str, PredictionCache] = {}
     reported: dict[str, int] = {}
 
-    def on_fallback(name: str) -> Any:
-        counter = metrics.fallbacks
-        return lambda reason: counter.labels(name, reason).inc()
-
     def on_swap(name: str, role: str, version: int) -> None:
         metrics.served_version.labels(name, role).set(version)
 
@@ -279,10 +276,12 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
                                     allow_pickle=config.allow_pickle, on_swap=on_swap)
             state.deployments[spec.name] = deployment
             on_swap(spec.name, "primary", deployment.primary.version)
-            chain = with_fallbacks(
+            chain: Predictor = with_fallbacks(
                 primary(deployment, executor, config.timeout_ms / 1000),
-                fallback_model(deployment, executor), default_rule(deployment),
-                on_fallback=on_fallback(spec.name))
+                fallback_model(deployment, executor), default_rule(deployment))
+            if config.batch_max_rows > 1:
+                chain = Batcher(chain, config.batch_max_rows,
+                                metrics.batch_requests.labels(spec.name).observe)
             if config.cache_size:
                 cache = PredictionCache(config.cache_size, config.cache_ttl_s)
                 caches[spec.name] = cache
@@ -385,6 +384,8 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
             metrics.in_flight.dec()
         ids = [headers.get("x-request-id") or uuid.uuid4().hex] if single \
             else [uuid.uuid4().hex for _ in rows]
+        if answer.fallback is not None:
+            metrics.fallbacks.labels(name, answer.fallback).inc()
         answered = answer.model or deployment.primary
         latency_ms = (time.perf_counter() - started) * 1000
         _log_answer(deployment, answer, rows, ids, latency_ms, now)

@@ -21,6 +21,7 @@ from prometheus_client import (
 
 __all__ = ["CONTENT_TYPE_LATEST", "ServerMetrics"]
 
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -32,6 +33,7 @@ class ServerMetrics:
     requests: Counter
     latency: Histogram
     in_flight: Gauge
+    batch_requests: Histogram
     fallbacks: Counter
     cache_hits: Counter
     cache_misses: Counter
@@ -57,6 +59,10 @@ class ServerMetrics:
                               registry=registry),
             in_flight=Gauge("skewless_in_flight_requests", "Prediction requests being answered",
                             registry=registry, multiprocess_mode="livesum"),
+            batch_requests=Histogram("skewless_batch_requests", "Prediction requests answered "
+                                     "by each call of a model (requests that arrive together "
+                                     "are batched)", ["model"], buckets=_BATCH_BUCKETS,
+                                     registry=registry),
             fallbacks=Counter("skewless_fallbacks", "Degraded answers by model and reason "
                               "(timeout, error, online_store_unavailable, default)",
                               ["model", "reason"], registry=registry),

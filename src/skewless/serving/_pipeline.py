@@ -41,13 +41,16 @@ class Answer:
     """Predictions for a batch of rows and how they were made.
 
     ``model`` is the version that answered (``None`` for the default rule); ``degraded`` says
-    why the answer is not the primary model's on live features (``None`` when it is).
+    why the answer is not the primary model's on live features (``None`` when it is), and
+    ``fallback`` is the short form of that reason counted in the metrics (``timeout``,
+    ``error``, ``online_store_unavailable``).
     """
 
     model: ServedModel | None
     outputs: Outputs
     resolved: ResolvedRows | None
     degraded: str | None
+    fallback: str | None = None
 
     def select(self, indexes: Sequence[int]) -> Answer:
         """The answer for a subset of the rows, in the given order."""
@@ -58,7 +61,7 @@ class Answer:
             self.resolved.X[list(indexes)], [self.resolved.values[i] for i in indexes],
             None if self.resolved.ages is None else [self.resolved.ages[i] for i in indexes],
             self.resolved.degraded)
-        return Answer(self.model, outputs, resolved, self.degraded)
+        return Answer(self.model, outputs, resolved, self.degraded, self.fallback)
 
 
 class NoAnswerError(Exception):
@@ -79,7 +82,8 @@ def run_model(model: ServedModel, rows: list[Row], now: datetime,
         resolved = model.resolver.resolve([row.flat for row in rows], now)
     if deadline is not None and time.monotonic() > deadline:
         raise TimeoutError("reading the features used up the model's time")
-    return Answer(model, model.runner(resolved.X, deadline), resolved, resolved.degraded)
+    return Answer(model, model.runner(resolved.X, deadline), resolved, resolved.degraded,
+                  resolved.degraded)
 
 
 async def run(executor: Executor, model: ServedModel, rows: list[Row], now: datetime,
@@ -145,8 +149,7 @@ def default_rule(deployment: Deployment) -> Predictor:
     return predict
 
 
-def with_fallbacks(first: Predictor, *others: Predictor | None,
-                   on_fallback: Callable[[str], None] = lambda reason: None) -> Predictor:
+def with_fallbacks(first: Predictor, *others: Predictor | None) -> Predictor:
     """Try ``first``, then each of ``others`` in turn when the previous one times out or
     fails; the answer of a later stage is degraded with the first failure's reason.
 
@@ -169,13 +172,11 @@ def with_fallbacks(first: Predictor, *others: Predictor | None,
             except Exception as exc:  # any failure of a model or store: the next stage answers
                 reason = reason or f"error: {type(exc).__name__}: {exc}"
                 continue
-            if reason is not None:
-                on_fallback(reason.split(":", 1)[0])
-                return replace(answer, degraded=reason if answer.degraded is None
-                               else f"{reason}; {answer.degraded}")
-            if answer.degraded is not None:
-                on_fallback(answer.degraded)
-            return answer
+            if reason is None:
+                return answer
+            return replace(answer, degraded=reason if answer.degraded is None
+                           else f"{reason}; {answer.degraded}",
+                           fallback=reason.split(":", 1)[0])
         raise NoAnswerError(f"no version could answer ({reason or 'no stage answered'}) and no "
                             "fallback or default is configured")
 
