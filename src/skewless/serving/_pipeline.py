@@ -3,14 +3,15 @@
 Each stage is a ``Predictor`` — ``await predictor(rows, now) -> Answer`` — so a deployment's
 path is built by composition, read from the inside out::
 
-    cached(cache, deployment, with_fallbacks(primary(deployment, executor, timeout_s),
-                                             fallback_model(deployment, executor),
-                                             default_rule(deployment)))
+    cached(cache, deployment,
+           Batcher(with_fallbacks(primary(deployment, executor, timeout_s),
+                                  fallback_model(deployment, executor),
+                                  default_rule(deployment)), max_rows))
 
 ``primary`` reads features and runs the current version within a timeout (see ``run`` for
-where it runs); ``with_fallbacks`` tries the next
-stage on timeout or error and marks the answer degraded; ``cached`` answers repeated rows from
-a bounded LRU with a TTL.
+where it runs); ``with_fallbacks`` tries the next stage on timeout or error and marks the
+answer degraded; ``Batcher`` (in ``_batching``) answers requests that arrive together with one
+call; ``cached`` answers repeated rows from a bounded LRU with a TTL.
 """
 
 from __future__ import annotations
