@@ -8,6 +8,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from skewless.errors import ArtifactError, ArtifactIntegrityError
 
@@ -49,11 +50,18 @@ class ArtifactStore:
     """
 
     def __init__(self, root: str) -> None:
+        self.root = root
+        self._filesystem: Any = None
+        if "://" not in root:
+            # A plain folder: fsspec (and the asyncio it imports, 30 ms) is imported on the
+            # first write only, so that loading a model reads its files without it.
+            self._base = Path(root).expanduser().absolute().as_posix().rstrip("/")
+            self.is_local = True
+            return
         import fsspec
 
-        self.root = root
         try:
-            self._fs, base = fsspec.core.url_to_fs(root)
+            self._filesystem, base = fsspec.core.url_to_fs(root)
         except (ValueError, ImportError) as exc:
             raise ArtifactError(f"artifact root {root!r} cannot be opened: {exc}; use a local "
                                 "folder or an fsspec URL whose package is installed") from exc
@@ -61,6 +69,17 @@ class ArtifactStore:
         protocols = (self._fs.protocol,) if isinstance(self._fs.protocol, str) \
             else self._fs.protocol
         self.is_local = "file" in protocols or "local" in protocols
+
+    @property
+    def _fs(self) -> Any:
+        if self._filesystem is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._filesystem = LocalFileSystem()
+        return self._filesystem
+
+    def _open_for_reading(self, full: str) -> BinaryIO:
+        return open(full, "rb") if self.is_local else self._fs.open(full, "rb")
 
     def _full(self, relative: str) -> str:
         return f"{self._base}/{_clean(relative)}"
@@ -114,14 +133,14 @@ class ArtifactStore:
         return data
 
     def _verify(self, full: str, expected: StoredArtifact) -> None:
-        with self._fs.open(full, "rb") as reader:
+        with self._open_for_reading(full) as reader:
             self._check(reader.read(), expected)
 
     def read_verified(self, artifact: StoredArtifact) -> bytes:
         """The bytes of a stored file, read once and checked against its digest."""
         full = self._full(artifact.path)
         try:
-            with self._fs.open(full, "rb") as reader:
+            with self._open_for_reading(full) as reader:
                 data = reader.read()
         except FileNotFoundError as exc:
             raise ArtifactIntegrityError(f"artifact {self.uri(artifact.path)} is missing; "

@@ -10,7 +10,8 @@ from typing import Any, Literal
 from skewless.artifacts import StoredArtifact
 
 __all__ = ["RESERVED_ALIASES", "AliasMove", "BaselineComparison", "ColumnSpec", "FeatureBinding",
-           "ModelSignature", "ModelVersion", "OnnxExportRecord", "TrainingBinding"]
+           "ModelSignature", "ModelVersion", "OnnxExportRecord", "TrainingBinding",
+           "version_from_row"]
 
 RESERVED_ALIASES = ("latest",)
 STAGES = ("production", "staging", "archived")
@@ -191,3 +192,20 @@ class AliasMove:
     action: str
     at: datetime
     by: str
+
+
+def version_from_row(row: Any, aliases: list[str]) -> ModelVersion:
+    """The record of a ``model_versions`` row (attributes named as its columns, values as
+    SQLAlchemy's column types give them) and the aliases pointing at it."""
+    return ModelVersion(
+        name=row.model_name, version=row.version, status=row.status, flavor=row.flavor,
+        flavor_spec=dict(row.flavor_spec), artifact_path=row.artifact_root,
+        files=[StoredArtifact(**f) for f in row.files], run_id=row.run_id,
+        signature=ModelSignature.from_json(row.signature) if row.signature else None,
+        input_example=row.input_example, params=dict(row.params), metrics=dict(row.metrics),
+        tags=dict(row.tags), description=row.description, git_commit=row.git_commit,
+        git_dirty=row.git_dirty, python_version=row.python_version, packages=dict(row.packages),
+        feature_service=row.feature_service, feature_hashes=row.feature_hashes,
+        training_fingerprint=row.training_fingerprint, reference_profile=row.reference_profile,
+        created_at=row.created_at, created_by=row.created_by, aliases=aliases,
+        training=TrainingBinding.from_json(row.training) if row.training else None)

@@ -7,6 +7,7 @@ import tempfile
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,11 +27,11 @@ from skewless.registry._records import (
     TrainingBinding,
 )
 from skewless.registry._signature import example_to_json, infer_signature
-from skewless.registry._store import RegistryStore
 
 if TYPE_CHECKING:
     from skewless._project import Project
     from skewless.monitoring import ReferenceProfile
+    from skewless.registry._store import RegistryStore
     from skewless.tracking import RunRecord
 
 __all__ = ["Lineage", "Registry", "parse_model_ref"]
@@ -85,7 +86,12 @@ class Registry:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self.store = RegistryStore(project.database, project.config.project)
+
+    @cached_property
+    def store(self) -> RegistryStore:
+        from skewless.registry._store import RegistryStore
+
+        return RegistryStore(self.project.database, self.project.config.project)
 
     def register_model(
         self,
@@ -166,11 +172,11 @@ class Registry:
         """
         from skewless.flavors import get_flavor
 
-        record = self.get_model_version(ref)
+        record, applied = self._version_to_load(ref)
         if record.status != "ready":
             raise ModelNotFoundError(f"{record.ref} was deleted")
         if check_features:
-            self.check_features(record)
+            self.check_features(record, applied)
         if flavor is not None and flavor != record.flavor:
             return self._load_export(record, flavor)
         if record.flavor == "pickle" and not allow_pickle:
@@ -184,6 +190,22 @@ class Registry:
                                                   Path(scratch))
             return get_flavor(record.flavor).load(folder, record.flavor_spec,
                                                   allow_pickle=allow_pickle)
+
+    def _version_to_load(self, ref: str) -> tuple[ModelVersion, dict[str, str] | None]:
+        """The record behind ``ref`` and, when read along with it, the applied definition
+        hashes. In a process that has not opened the metadata database yet, a SQLite one is
+        read without SQLAlchemy (see ``_sqlite_reader``)."""
+        if "store" not in self.__dict__:
+            from skewless.registry._sqlite_reader import read_model_version, sqlite_path
+
+            settings = self.project.config.metadata
+            path = None if settings.db_schema else sqlite_path(settings.url, self.project.path)
+            if path is not None:
+                name, selector = parse_model_ref(ref)
+                found = read_model_version(path, self.project.config.project, name, selector)
+                if found is not None:
+                    return found
+        return self.get_model_version(ref), None
 
     def _load_export(self, record: ModelVersion, flavor: str) -> Any:
         from skewless.flavors import get_flavor
@@ -223,12 +245,15 @@ class Registry:
                                 "run.log_model(..., training_frame=...) to record one")
         return ReferenceProfile.from_json(json.loads(self._attachment(record, summary["file"])))
 
-    def check_features(self, record: ModelVersion) -> None:
-        """Refuse a version whose feature definitions are no longer the applied ones."""
+    def check_features(self, record: ModelVersion, applied: dict[str, str] | None = None
+                       ) -> None:
+        """Refuse a version whose feature definitions are no longer the applied ones
+        (``applied``: ``"kind:name" → hash``, read from the metadata database when not given)."""
         if not record.feature_hashes:
             return
-        applied = {f"{d.kind}:{d.name}": d.definition_hash
-                   for d in self.project.definitions.current_definitions()}
+        if applied is None:
+            applied = {f"{d.kind}:{d.name}": d.definition_hash
+                       for d in self.project.definitions.current_definitions()}
         changed = [f"{key.replace(':', ' ', 1)} (trained on {digest[:12]}, applied "
                    f"{applied[key][:12] if key in applied else 'nothing'})"
                    for key, digest in sorted(record.feature_hashes.items())

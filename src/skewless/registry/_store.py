@@ -10,11 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from skewless._time import utc_now
-from skewless.artifacts import StoredArtifact
 from skewless.errors import ModelNotFoundError, RegistryError
 from skewless.metadata import _tables as t
 from skewless.metadata._database import Database
-from skewless.registry._records import AliasMove, ModelSignature, ModelVersion, TrainingBinding
+from skewless.registry._records import AliasMove, ModelVersion, version_from_row
 
 __all__ = ["RegistryStore"]
 
@@ -109,7 +108,7 @@ class RegistryStore:
             raise ModelNotFoundError(f"model {name!r} has no version {version}; its versions "
                                      f"are 1 to {latest}")
         aliases = [a for a, n in self.aliases(name).items() if n == version]
-        return _record(row, sorted(aliases))
+        return version_from_row(row, sorted(aliases))
 
     def versions(self, name: str) -> list[ModelVersion]:
         v = t.model_versions
@@ -119,7 +118,7 @@ class RegistryStore:
                 v.c.project == self.project, v.c.model_name == name).order_by(v.c.version)).all()
         if not rows:
             raise self._unknown_model(name)
-        return [_record(row, sorted(a for a, n in aliases.items() if n == row.version))
+        return [version_from_row(row, sorted(a for a, n in aliases.items() if n == row.version))
                 for row in rows]
 
     def delete_version(self, name: str, version: int, actor: str) -> None:
@@ -263,18 +262,3 @@ class RegistryStore:
                                     "that version is deleted; set the alias explicitly")
             self._move(connection, name, alias, current, previous, "rollback", actor, utc_now())
         return current, previous
-
-
-def _record(row: Any, aliases: list[str]) -> ModelVersion:
-    return ModelVersion(
-        name=row.model_name, version=row.version, status=row.status, flavor=row.flavor,
-        flavor_spec=dict(row.flavor_spec), artifact_path=row.artifact_root,
-        files=[StoredArtifact(**f) for f in row.files], run_id=row.run_id,
-        signature=ModelSignature.from_json(row.signature) if row.signature else None,
-        input_example=row.input_example, params=dict(row.params), metrics=dict(row.metrics),
-        tags=dict(row.tags), description=row.description, git_commit=row.git_commit,
-        git_dirty=row.git_dirty, python_version=row.python_version, packages=dict(row.packages),
-        feature_service=row.feature_service, feature_hashes=row.feature_hashes,
-        training_fingerprint=row.training_fingerprint, reference_profile=row.reference_profile,
-        created_at=row.created_at, created_by=row.created_by, aliases=aliases,
-        training=TrainingBinding.from_json(row.training) if row.training else None)
