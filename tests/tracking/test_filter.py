@@ -160,6 +160,10 @@ def test_search_by_metrics_and_params(project: Project, runs: dict[str, RunRecor
     assert sorted(_names(project, "metrics.auc > 0.8", experiment=None)) == [
         "baseline", "deep", "elsewhere"]
     assert _names(project, "metrics.auc > 0.8", experiment="nothing-here") == []
+    # conditions are reordered for the database (equality first): the answer is the same
+    assert _names(project, "params.max_depth = '6' and metrics.auc > 0.8") == ["baseline"]
+    assert _names(project, "metrics.auc != 0.85 and params.max_depth = '6' and "
+                  "attributes.name like '%try'") == ["Shallow-try"]
 
 
 def test_search_uses_the_latest_value_of_a_metric(project: Project) -> None:
