@@ -155,8 +155,8 @@ class RunStore:
         key = (experiment, filter, tuple(order_by or ()), limit)
         query = self._searches.get(key)
         if query is None:
-            conditions = [self._condition(c) for c in
-                          sorted(parse_filter(filter), key=_selectivity)]
+            ordered = sorted(parse_filter(filter), key=_selectivity)
+            conditions = [self._condition(c, drives=i == 0) for i, c in enumerate(ordered)]
             if experiment is not None:
                 conditions.append(t.experiments.c.name == experiment)
             query = self._query(sa.and_(sa.true(), *conditions), parse_order_by(order_by), limit)
@@ -172,14 +172,20 @@ class RunStore:
         return sa.select(table.c.value).where(table.c.run_id == t.runs.c.id,
                                               table.c.key == field.key).scalar_subquery()
 
-    def _condition(self, condition: Condition) -> Any:
+    def _condition(self, condition: Condition, drives: bool) -> Any:
+        """The SQL of one condition. The one that ``drives`` the query is an IN over its
+        (key, value) index; the others are EXISTS lookups by (run id, key) of the runs it
+        found: on 1,000 runs, 0.36 ms where two INs took 0.63."""
         value = condition.value  # start/end times arrive parsed (aware UTC) from the parser
         if condition.field.kind == "attributes":
             return _compare(self._column(condition.field), condition.operator, value)
         table = _VALUE_TABLES[condition.field.kind]
-        # an IN over (key, value) lets the database use its key/value indexes
-        return t.runs.c.id.in_(sa.select(table.c.run_id).where(
-            table.c.key == condition.field.key, _compare(table.c.value, condition.operator, value)))
+        matching = _compare(table.c.value, condition.operator, value)
+        if drives:
+            return t.runs.c.id.in_(sa.select(table.c.run_id).where(
+                table.c.key == condition.field.key, matching))
+        return sa.exists().where(table.c.run_id == t.runs.c.id,
+                                 table.c.key == condition.field.key, matching)
 
     def _query(self, where: Any, order: list[Any], limit: int | None) -> sa.Select[Any]:
         r, e = t.runs, t.experiments
@@ -232,9 +238,8 @@ _LIKELY_FEWEST = {"=": 0, "like": 1, "ilike": 1}
 
 
 def _selectivity(condition: Condition) -> int:
-    """Equality first, then patterns, then ranges and ``!=``: without statistics SQLite
-    drives the query from the first condition, and on 1,000 runs an equality first took
-    0.58 ms where a range first took 0.75."""
+    """Equality first, then patterns, then ranges and ``!=``: the first condition drives the
+    query (see ``RunStore._condition``), and an equality usually matches the fewest runs."""
     return _LIKELY_FEWEST.get(condition.operator, 2 if condition.operator != "!=" else 3)
 
 
