@@ -16,8 +16,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 import _metadata_workers as work
-from skewless.errors import ConfigError, MetadataUnavailableError
-from skewless.metadata import SCHEMA_REVISION, SqlMetadataBackend
+from skewless.errors import ConfigError, MetadataError, MetadataUnavailableError
+from skewless.metadata import SCHEMA_REVISION, Database, SqlMetadataBackend
 from skewless.testing import METADATA_BACKEND_CHECKS
 from skewless.testing._metadata import MetadataBackendFactory
 
@@ -224,3 +224,29 @@ def test_concurrent_processes_lose_nothing(fresh_database: tuple[str, str | None
         _expect_marks_at_their_maximum(backend)
     finally:
         backend.close()
+
+
+def test_plain_rows_equal_sqlalchemy_rows_and_driver_errors_are_translated(
+        database: tuple[str, str | None]) -> None:
+    url, schema = database
+    db = Database(url, schema=schema)
+    try:
+        backend = SqlMetadataBackend(db, "plain")
+        backend.apply_definitions([("entity", "user", "a" * 64, {"x": 1.5}),
+                                   ("entity", "card", "b" * 64, {"y": None})], "tester")
+        d = sa.table("current_definitions", sa.column("project"), sa.column("kind"),
+                     sa.column("name"), sa.column("definition_hash"), schema=schema)
+        query = sa.select(d.c.kind, d.c.name, d.c.definition_hash).where(
+            d.c.project == sa.bindparam("project")).order_by(d.c.name)
+        with db.transaction(read_only=True) as connection:
+            plain = db.plain_rows(connection, query, {"project": "plain"})
+            again = db.plain_rows(connection, query, {"project": "plain"})  # compiled once
+            expected = [tuple(row) for row in connection.execute(query, {"project": "plain"})]
+        assert plain == again == expected == [("entity", "card", "b" * 64),
+                                              ("entity", "user", "a" * 64)]
+        missing = sa.select(sa.table("no_such_table", sa.column("x")).c.x)
+        with pytest.raises(MetadataError, match="no_such_table"), \
+                db.transaction(read_only=True) as connection:
+            db.plain_rows(connection, missing, {})
+    finally:
+        db.close()

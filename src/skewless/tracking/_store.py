@@ -210,7 +210,8 @@ class RunStore:
             for start in range(0, len(ids), 500):
                 chunk = {"ids": self.database.list_param(ids[start:start + 500])}
                 for values_query in self._values_queries:
-                    for kind, run_id, key, value in connection.execute(values_query, chunk).all():
+                    for kind, run_id, key, value in self.database.plain_rows(
+                            connection, values_query, chunk):
                         values[run_id][kind][key] = value
         return [RunRecord(row.id, row.experiment, row.name, row.status, row.start_time,
                           row.end_time, row.created_by, row.git_commit, row.git_dirty, row.error,
