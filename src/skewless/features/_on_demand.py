@@ -1,8 +1,12 @@
-"""Running on-demand views: one conversion and one call, offline and online alike.
+"""Running on-demand views: one function call on the same NumPy arrays, offline and online.
 
-Offline, the inputs are whole Arrow columns of the training frame; online, they are the few
-values of a request, turned into Arrow arrays first. Both then go through the same
-:func:`run_on_demand`, which is why the two paths cannot disagree.
+Offline, the inputs are whole Arrow columns of the training frame (:func:`run_on_demand`);
+online, they are the few values of a request as Python lists (:func:`run_on_demand_values`).
+Both hand the view's function the arrays of the same conversion rules (:func:`to_numpy`, and
+:func:`values_to_numpy`, which gives exactly what ``to_numpy`` gives for the same values
+without building Arrow arrays for a handful of numbers) and check its outputs the same way,
+which is why the two paths cannot disagree; ``tests/features/test_on_demand.py`` holds them to
+it value by value.
 """
 
 from __future__ import annotations
