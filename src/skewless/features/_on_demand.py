@@ -69,7 +69,7 @@ def values_to_numpy(values: Sequence[Any], dtype: str) -> np.ndarray:
     """
     if dtype != "timestamp" and all(_plain(value, dtype) for value in values):
         numeric = dtype in ("int64", "float64")
-        return np.array(values, dtype=np.float64 if numeric else object).reshape(len(values))
+        return np.array(values, dtype=np.float64 if numeric else object)
     return to_numpy(pa.array(values, type=ARROW_TYPES[dtype]), dtype)
 
 
@@ -99,15 +99,16 @@ def _to_arrow(array: np.ndarray, out: Field, view: str) -> pa.Array:
         ) from exc
 
 
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
 def _to_values(array: np.ndarray, out: Field, view: str) -> list[Any]:
     """``_to_arrow(array, out, view).to_pylist()``; a float output of floats, the usual
     case, without the Arrow array (NaN is null, as ``from_pandas`` makes it)."""
     if out.dtype == "float64" and array.ndim == 1 and array.dtype in _FLOATS:
-        return [None if value != value else value for value in array.astype(np.float64).tolist()]
+        return [None if value != value else value
+                for value in array.astype(np.float64, copy=False).tolist()]
     return _to_arrow(array, out, view).to_pylist()
-
-
-_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 def _call(view: OnDemandFeatureView, columns: dict[str, np.ndarray], rows: int

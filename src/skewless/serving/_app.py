@@ -338,7 +338,6 @@ def create_app(project: str | os.PathLike[str] | Project | None, models: Sequenc
             return
         from skewless.serving._prediction_log import PredictionRecord
 
-        model = answer.model
         outputs = answer.outputs
         classes = tuple(model.classes) if model is not None and model.classes else None
         served = model or deployment.primary

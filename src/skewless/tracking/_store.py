@@ -156,7 +156,8 @@ class RunStore:
         query = self._searches.get(key)
         if query is None:
             ordered = sorted(parse_filter(filter), key=_selectivity)
-            conditions = [self._condition(c, drives=i == 0) for i, c in enumerate(ordered)]
+            driver = next((c for c in ordered if c.field.kind != "attributes"), None)
+            conditions = [self._condition(c, drives=c is driver) for c in ordered]
             if experiment is not None:
                 conditions.append(t.experiments.c.name == experiment)
             query = self._query(sa.and_(sa.true(), *conditions), parse_order_by(order_by), limit)
@@ -235,13 +236,14 @@ def _values_queries(database: Database) -> list[sa.Select[Any] | sa.CompoundSele
     return [sa.union_all(*text), metrics]
 
 
-_LIKELY_FEWEST = {"=": 0, "like": 1, "ilike": 1}
+_LIKELY_FEWEST = {"=": 0, "like": 1, "ilike": 1, "!=": 3}  # ranges: 2
 
 
 def _selectivity(condition: Condition) -> int:
-    """Equality first, then patterns, then ranges and ``!=``: the first condition drives the
-    query (see ``RunStore._condition``), and an equality usually matches the fewest runs."""
-    return _LIKELY_FEWEST.get(condition.operator, 2 if condition.operator != "!=" else 3)
+    """Equality first, then patterns, then ranges and ``!=``: the first param, metric or tag
+    condition drives the query (see ``RunStore._condition``), and an equality usually
+    matches the fewest runs."""
+    return _LIKELY_FEWEST.get(condition.operator, 2)
 
 
 _SEARCH_CACHE = 64
